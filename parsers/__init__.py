@@ -1,0 +1,1 @@
+"""Pure parsers: transport envelopes and audit-log dialects → AuditEvent."""

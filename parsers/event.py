@@ -1,0 +1,90 @@
+"""The one normalized event model every ingest path produces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Source(StrEnum):
+    """Which audit format an event was read from (one slug per source across layers)."""
+
+    AURORA_MYSQL = "aurora_mysql"  # Aurora MySQL advanced auditing (µs epoch timestamps)
+    MYSQL_AUDIT = "mysql_audit"  # RDS MySQL audit plugin / MariaDB server_audit (YYYYMMDD HH:MM:SS)
+    POSTGRES = "postgres"  # PostgreSQL stderr log with pgaudit
+    ACTIVITY_STREAM = "activity_stream"  # decrypted Database Activity Stream events
+
+
+class Action(StrEnum):
+    """What happened, normalized across sources."""
+
+    CONNECT = "CONNECT"
+    FAILED_CONNECT = "FAILED_CONNECT"
+    DISCONNECT = "DISCONNECT"
+    CHANGE_USER = "CHANGEUSER"
+    PROXY_CONNECT = "PROXY_CONNECT"
+    QUERY = "QUERY"  # a statement of unknown or miscellaneous class
+    QUERY_DDL = "QUERY_DDL"
+    QUERY_DCL = "QUERY_DCL"
+    QUERY_DML = "QUERY_DML"
+    TABLE = "TABLE"  # MySQL-family TABLE event / DAS AUX event: `command` holds READ, WRITE, DROP …
+
+
+# Actions that carry a statement worth classifying.
+STATEMENT_ACTIONS = frozenset(
+    {Action.QUERY, Action.QUERY_DDL, Action.QUERY_DCL, Action.QUERY_DML, Action.TABLE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit fact (a login, a statement, a table touch) from any source, types normalized."""
+
+    source: Source
+    time: datetime  # timezone-aware, UTC
+    action: Action
+    engine: str = ""  # aurora-mysql, mysql, mariadb, postgres, aurora-postgresql, sqlserver, oracle, ""
+    cluster: str = ""  # cluster or instance identifier (log group name, DAS clusterId/instanceId)
+    server_host: str = ""  # the instance that wrote the record
+    user: str = ""
+    client_host: str = ""
+    client_port: str = ""
+    session_id: str = ""  # MySQL connection id, PostgreSQL pid, DAS sessionId
+    query_id: str = ""  # MySQL query id, pgaudit statement id, DAS statementId
+    command: str = ""  # source-specific verb: pgaudit COMMAND, TABLE-event operation, DAS command
+    database: str = ""
+    object: str = ""  # table/object name (TABLE events, pgaudit OBJECT_NAME, DAS objectName)
+    object_type: str = ""
+    statement: str | None = None  # unescaped statement text; None when the record carries none
+    statement_truncated: bool = False  # the source cut the text (server_audit_query_log_limit …)
+    status: str = ""  # return code / exit code / SQLSTATE as text; "" or "0" means success
+    error_message: str = ""
+    log_group: str = ""
+    log_stream: str = ""
+    event_id: str = ""  # CloudWatch event id, DAS pid:statementId … — used for dedup
+    location: str = ""  # "<file>:<line>" of the record's first physical line, or the CloudWatch origin
+    raw: str = field(default="", repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the source reported success (no error code, no error message)."""
+        return self.status in ("", "0") and not self.error_message
+
+    @property
+    def resource(self) -> str:
+        """The cluster/instance the event belongs to, falling back to the server host."""
+        return self.cluster or self.server_host
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailure:
+    """A record that could not be parsed: counted, logged redacted, and kept with its raw text."""
+
+    source: str  # the dialect that was attempted ("unknown" when none fitted)
+    reason: str
+    raw: str = field(repr=False)
+    location: str = ""
+
+
+ParseResult = AuditEvent | ParseFailure

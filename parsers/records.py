@@ -1,0 +1,24 @@
+"""What parsers read: raw records as delivered by a file or a CloudWatch Logs batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One delivered record: a physical file line, or a CloudWatch log event's message."""
+
+    text: str
+    location: str = ""  # "<file>:<line>" for files, "<logGroup>/<logStream>#<id>" for CloudWatch
+    event_id: str = ""  # CloudWatch log event id ("" for files)
+    timestamp_ms: int | None = None  # CloudWatch ingestion timestamp (epoch ms), None for files
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a batch of records came from; parsers copy it onto every event."""
+
+    log_group: str = ""
+    log_stream: str = ""
+    cluster: str = ""  # cluster/instance identifier, e.g. derived from the log group name
