@@ -1,0 +1,1 @@
+"""Finding → delivered alert: routing, redaction, rendering (pure) and transports (SNS, Slack)."""

@@ -1,0 +1,53 @@
+"""The delivery contract every transport implements, and what it is handed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from detections.finding import Alert
+
+
+class DeliveryError(Exception):
+    """A transport could not deliver; `retryable` says whether a later retry may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingAlert:
+    """An alert ready to send: stable id for idempotency, plus what noise control folded before it."""
+
+    alert_id: str  # stable across retries: the same alert always gets the same id
+    alert: Alert  # first finding (redacted), count in this batch, first/last seen
+    suppressed_before: int = 0  # matches of this key folded since the previous alert went out
+    suppressed_since: datetime | None = None  # when that folding started
+    region: str = ""  # AWS region, for console links ("" = no link)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """The outcome of sending one alert on one channel."""
+
+    alert_id: str
+    channel: str
+    error: DeliveryError | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the alert reached the channel."""
+        return self.error is None
+
+
+class Notifier(Protocol):
+    """A transport for one channel ("email" via SNS, "slack")."""
+
+    channel: str
+
+    def send(self, alerts: Sequence[OutgoingAlert], *, deadline: float | None = None) -> list[DeliveryResult]:
+        """Deliver each alert, never raising for one alert's failure; `deadline` is a time.monotonic() bound."""
+        ...
