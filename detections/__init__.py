@@ -1,0 +1,1 @@
+"""Pure detection: rules, SQL classification, redaction, the engine."""
