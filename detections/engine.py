@@ -1,0 +1,93 @@
+"""The detection engine: correlated observations through every rule, isolated, into findings."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from detections.correlation import correlate
+from detections.finding import Finding, redacted
+from detections.observation import Observation
+from detections.rule import Rule, RuleContext, RuleKind
+from detections.severity import Severity
+from detections.state import StateStore, StateStoreError
+from parsers.event import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERNAL_USERS = frozenset({"rdsadmin", "rdssec", "rdsproxyadmin"})
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Engine-wide tunables (per-rule tunables live on the rules)."""
+
+    internal_users: frozenset[str] = DEFAULT_INTERNAL_USERS
+    min_severity: Severity = Severity.INFO
+
+
+@dataclass
+class EngineCounters:
+    """What the engine did, for the run report."""
+
+    observations: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    rule_errors: Counter[str] = field(default_factory=Counter)
+    below_min_severity: int = 0
+
+
+class DetectionEngine:
+    """Runs rules over events; one rule's exception never stops the others."""
+
+    def __init__(
+        self, rules: Sequence[Rule], state: StateStore, settings: EngineSettings | None = None
+    ) -> None:
+        """Bind the rules to the state store they share."""
+        self.rules = tuple(rules)
+        self.state = state
+        self.settings = settings or EngineSettings()
+        self.counters = EngineCounters()
+        self._contexts = {rule.id: RuleContext(state=state, params=rule.params) for rule in self.rules}
+
+    def detect(self, events: Iterable[AuditEvent]) -> Iterator[Finding]:
+        """Correlate the events and yield every finding, in observation order."""
+        for observation in correlate(events):
+            yield from self.evaluate(observation)
+
+    def evaluate(self, observation: Observation) -> list[Finding]:
+        """Run every applicable rule on one observation."""
+        self.counters.observations += 1
+        findings = []
+        internal = observation.event.user in self.settings.internal_users
+        for rule in self.rules:
+            if internal and rule.kind is RuleKind.STATEMENT and not rule.include_internal_users:
+                continue
+            try:
+                match = rule.evaluate(observation, self._contexts[rule.id])
+            except StateStoreError:
+                raise  # the state store is the caller's to retry, not a rule bug
+            except Exception:  # per-rule isolation boundary: one broken rule must not blind the rest
+                self.counters.rule_errors[rule.id] += 1
+                logger.exception("rule %s failed on %s", rule.id, observation.event.location or "an event")
+                continue
+            if match is None:
+                continue
+            if not rule.severity.at_least(self.settings.min_severity):
+                self.counters.below_min_severity += 1
+                continue
+            self.counters.findings[rule.id] += 1
+            findings.append(
+                Finding(
+                    rule_id=rule.id,
+                    title=match.title,
+                    severity=rule.severity,
+                    channels=rule.channels,
+                    dedup_key=match.dedup_key,
+                    event=redacted(observation.event),
+                    context=match.context,
+                    objects=match.objects,
+                )
+            )
+        return findings

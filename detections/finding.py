@@ -1,0 +1,56 @@
+"""Findings (one rule matching one observation) and alerts (findings after noise control)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from detections.redaction import redact_statement
+from detections.severity import Severity
+from parsers.event import AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A rule matched an observation; the event inside is already redacted and has no raw text."""
+
+    rule_id: str
+    title: str
+    severity: Severity
+    channels: tuple[str, ...]
+    dedup_key: str
+    event: AuditEvent
+    context: tuple[tuple[str, str], ...] = ()
+    objects: tuple[str, ...] = ()
+
+    @property
+    def attempt_failed(self) -> bool:
+        """Whether the source says the statement or login did not succeed (still worth reporting)."""
+        return not self.event.succeeded
+
+    @property
+    def group_key(self) -> str:
+        """The key noise control groups repeats by: rule and the rule's dedup key."""
+        return f"{self.rule_id}|{self.dedup_key}"
+
+
+def redacted(event: AuditEvent) -> AuditEvent:
+    """The event with secrets masked in its statement and its raw text dropped, fit to leave detections/."""
+    statement = redact_statement(event.statement) if event.statement else event.statement
+    return dataclasses.replace(event, statement=statement, raw="")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What is delivered: the first finding of a group plus how many matched within the window."""
+
+    first: Finding
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+    @property
+    def rule_id(self) -> str:
+        """The rule that fired."""
+        return self.first.rule_id

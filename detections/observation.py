@@ -1,0 +1,50 @@
+"""One thing that happened: an event plus what correlated records (TABLE/AUX lines, duplicates) add."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from detections.sql import Statement, StatementKind, classify
+from parsers.event import STATEMENT_ACTIONS, AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class TableOperation:
+    """A table touched by a statement, as reported by a TABLE event, a DAS AUX event or pgaudit."""
+
+    command: str  # DROP, CREATE, READ … or pgaudit's "DROP TABLE"
+    object: str
+
+
+@dataclass(eq=False)
+class Observation:
+    """An event as rules see it: the statement classified once, plus correlated evidence."""
+
+    event: AuditEvent
+    table_operations: tuple[TableOperation, ...] = ()
+    merged_records: int = 1  # how many audit records describe this one thing
+
+    @cached_property
+    def statements(self) -> tuple[Statement, ...]:
+        """The statement text split and classified (empty when the event carries no statement)."""
+        if self.event.action not in STATEMENT_ACTIONS or not self.event.statement:
+            return ()
+        return classify(self.event.statement)
+
+    def statements_of(self, *kinds: StatementKind) -> tuple[Statement, ...]:
+        """The classified statements of the given kinds."""
+        return tuple(s for s in self.statements if s.kind in kinds)
+
+    @property
+    def statement_is_complete(self) -> bool:
+        """Whether the statement text is present and was not cut by the source."""
+        return bool(self.event.statement) and not self.event.statement_truncated
+
+    def dropped_tables(self) -> tuple[str, ...]:
+        """Tables that TABLE / AUX / pgaudit evidence says were dropped."""
+        return tuple(
+            op.object
+            for op in self.table_operations
+            if op.command.upper() in ("DROP", "DROP TABLE") and op.object
+        )

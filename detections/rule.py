@@ -1,0 +1,71 @@
+"""What a built-in rule is: metadata, tunable parameters, and a pure evaluate function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+from detections.observation import Observation
+from detections.severity import Severity
+from detections.state import StateStore
+
+ParamValue = int | float | str | bool
+
+
+class RuleKind(StrEnum):
+    """Whether a rule looks at logins or at statements (internal users are skipped for statements)."""
+
+    LOGIN = "login"
+    STATEMENT = "statement"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule's verdict that an observation matters: what to call it and how to group repeats."""
+
+    title: str
+    dedup_key: str
+    context: tuple[tuple[str, str], ...] = ()
+    objects: tuple[str, ...] = ()  # tables, databases or accounts the match is about, as written
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What a rule may use besides the observation: the state store and its own parameters."""
+
+    state: StateStore
+    params: Mapping[str, ParamValue]
+
+    def param_int(self, name: str) -> int:
+        """An integer parameter."""
+        value = self.params[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"rule parameter {name!r} must be a number")
+        return int(value)
+
+    def param_window(self, name: str = "window_minutes") -> timedelta:
+        """A window parameter given in minutes, as a timedelta."""
+        value = self.params[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"rule parameter {name!r} must be a number")
+        return timedelta(minutes=float(value))
+
+
+Evaluate = Callable[[Observation, RuleContext], Match | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A detection rule: built-in (one module each) or defined by a user in YAML."""
+
+    id: str
+    description: str
+    kind: RuleKind
+    severity: Severity
+    channels: tuple[str, ...]
+    evaluate: Evaluate = field(repr=False)
+    params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
+    include_internal_users: bool = False  # statement rules skip rdsadmin & co. unless asked

@@ -1,0 +1,30 @@
+"""failed-login: every failed authentication, from any source."""
+
+from __future__ import annotations
+
+from detections.observation import Observation
+from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rules._logins import is_failed_login, where, who
+from detections.severity import Severity
+
+
+def evaluate(observation: Observation, context: RuleContext) -> Match | None:
+    """Match a failed login; repeats for the same user and host collapse into one alert."""
+    event = observation.event
+    if not is_failed_login(event):
+        return None
+    reason = f" ({event.status})" if event.status not in ("", "0") else ""
+    return Match(
+        title=f"Failed login for {who(observation)}{where(observation)}{reason}",
+        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+    )
+
+
+RULE = Rule(
+    id="failed-login",
+    description="A login attempt failed (wrong password, unknown user, no access).",
+    kind=RuleKind.LOGIN,
+    severity=Severity.MEDIUM,
+    channels=("email",),
+    evaluate=evaluate,
+)

@@ -1,0 +1,47 @@
+"""login-after-failures: a successful login for a (cluster, user, host) that just looked brute-forced."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from detections.observation import Observation
+from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rules._logins import (
+    failures_key,
+    is_failed_login,
+    is_successful_login,
+    login_identity,
+    where,
+    who,
+)
+from detections.severity import Severity
+
+
+def evaluate(observation: Observation, context: RuleContext) -> Match | None:
+    """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
+    event = observation.event
+    window = context.param_window()
+    if is_failed_login(event):
+        context.state.record(failures_key(event), login_identity(event), event.time, window)
+        return None
+    if not is_successful_login(event):
+        return None
+    failures = context.state.count(failures_key(event), event.time, window)
+    if failures < context.param_int("threshold"):
+        return None
+    return Match(
+        title=f"Login succeeded after {failures} failures: {who(observation)}{where(observation)}",
+        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        context=(("failures_in_window", str(failures)),),
+    )
+
+
+RULE = Rule(
+    id="login-after-failures",
+    description="A login succeeded for a user and host that had just reached the brute-force threshold.",
+    kind=RuleKind.LOGIN,
+    severity=Severity.CRITICAL,
+    channels=("email", "slack"),
+    evaluate=evaluate,
+    params=MappingProxyType({"threshold": 5, "window_minutes": 5}),
+)

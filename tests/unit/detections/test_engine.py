@@ -1,0 +1,88 @@
+"""The engine: rule isolation, internal users, severity floor, redaction of what leaves it."""
+
+from __future__ import annotations
+
+from detections.catalogue import builtin_rules
+from detections.engine import DetectionEngine, EngineSettings
+from detections.observation import Observation
+from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.severity import Severity
+from detections.state import InMemoryStateStore
+from parsers.event import Action
+from tests.factories import make_event
+
+
+def _broken(observation: Observation, context: RuleContext) -> Match | None:
+    """A rule that always crashes."""
+    raise ZeroDivisionError("bug in a rule")
+
+
+BROKEN = Rule("broken", "always fails", RuleKind.STATEMENT, Severity.LOW, ("slack",), _broken)
+
+
+def _engine(*rules: Rule, **settings: object) -> DetectionEngine:
+    """An engine over the given rules with in-memory state."""
+    return DetectionEngine(rules, InMemoryStateStore(), EngineSettings(**settings))  # type: ignore[arg-type]
+
+
+def _rule(rule_id: str) -> Rule:
+    """A built-in rule by id."""
+    return next(r for r in builtin_rules() if r.id == rule_id)
+
+
+def test_a_crashing_rule_is_counted_and_the_others_still_run() -> None:
+    # GIVEN a broken rule before drop-table
+    engine = _engine(BROKEN, _rule("drop-table"))
+    # WHEN a DROP TABLE is evaluated
+    findings = list(engine.detect([make_event(statement="DROP TABLE t", query_id="1")]))
+    # THEN drop-table still fires and the crash is counted
+    assert [f.rule_id for f in findings] == ["drop-table"]
+    assert engine.counters.rule_errors == {"broken": 1}
+
+
+def test_internal_users_are_skipped_by_statement_rules_but_not_login_rules() -> None:
+    # GIVEN rdsadmin dropping a table and failing a login
+    engine = _engine(_rule("drop-table"), _rule("failed-login"))
+    events = [
+        make_event(0, user="rdsadmin", statement="DROP TABLE t", query_id="1"),
+        make_event(1, user="rdsadmin", action=Action.FAILED_CONNECT, status="1045"),
+    ]
+    # WHEN detecting
+    findings = list(engine.detect(events))
+    # THEN only the failed login is reported
+    assert [f.rule_id for f in findings] == ["failed-login"]
+
+
+def test_internal_users_are_configurable() -> None:
+    # GIVEN an empty internal-user list
+    engine = _engine(_rule("drop-table"), internal_users=frozenset())
+    # WHEN rdsadmin drops a table
+    findings = list(engine.detect([make_event(user="rdsadmin", statement="DROP TABLE t", query_id="1")]))
+    # THEN it is reported
+    assert [f.event.user for f in findings] == ["rdsadmin"]
+
+
+def test_findings_below_the_minimum_severity_are_dropped() -> None:
+    # GIVEN min severity high and a medium rule (user-created)
+    engine = _engine(_rule("user-created"), min_severity=Severity.HIGH)
+    # WHEN a user is created
+    findings = list(
+        engine.detect([make_event(statement="CREATE USER 'x'@'%' IDENTIFIED BY 'pw-123456'", query_id="1")])
+    )
+    # THEN nothing is reported, and that is counted
+    assert findings == []
+    assert engine.counters.below_min_severity == 1
+
+
+def test_findings_carry_redacted_statements_and_no_raw_text() -> None:
+    # GIVEN a CREATE USER with a password whose raw line also holds the password
+    secret = "Sup3r-S3cret!"
+    event = make_event(
+        statement=f"CREATE USER 'x'@'%' IDENTIFIED BY '{secret}'", raw=f"...'{secret}'...", query_id="1"
+    )
+    # WHEN detecting
+    (finding,) = _engine(_rule("user-created")).detect([event])
+    # THEN neither the statement nor the raw text keeps the secret
+    assert secret not in (finding.event.statement or "")
+    assert finding.event.raw == ""
+    assert "'***'" in (finding.event.statement or "")

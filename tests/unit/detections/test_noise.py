@@ -1,0 +1,45 @@
+"""Noise control for replay: repeats within the window fold into one alert with a count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from detections.finding import Finding
+from detections.noise import collapse
+from detections.severity import Severity
+from tests.factories import T0, failed_login
+
+
+def _finding(seconds: float, user: str = "app", rule: str = "failed-login") -> Finding:
+    """A finding for a failed login at T0 + seconds."""
+    event = failed_login(seconds, user=user)
+    return Finding(
+        rule, f"Failed login for {user}", Severity.MEDIUM, ("email",), f"prod|{user}|10.0.0.5", event
+    )
+
+
+def test_a_burst_of_25_becomes_one_alert_with_count_25() -> None:
+    # GIVEN 25 failed logins for one user, 2 s apart
+    findings = [_finding(i * 2) for i in range(25)]
+    # WHEN collapsing with a 5 minute window
+    alerts = collapse(findings, timedelta(minutes=5))
+    # THEN one alert carries them all
+    assert [(a.count, a.first_seen, a.last_seen) for a in alerts] == [(25, T0, T0 + timedelta(seconds=48))]
+
+
+def test_a_match_after_the_window_opens_a_new_alert() -> None:
+    # GIVEN two matches 6 minutes apart
+    findings = [_finding(0), _finding(360)]
+    # WHEN collapsing
+    alerts = collapse(findings, timedelta(minutes=5))
+    # THEN each is its own alert
+    assert [a.count for a in alerts] == [1, 1]
+
+
+def test_different_dedup_keys_are_separate_alerts_in_time_order() -> None:
+    # GIVEN matches for two users, given out of order
+    findings = [_finding(10, user="bob"), _finding(0, user="alice"), _finding(20, user="bob")]
+    # WHEN collapsing
+    alerts = collapse(findings)
+    # THEN alice's alert comes first, bob's counts 2
+    assert [(a.first.event.user, a.count) for a in alerts] == [("alice", 1), ("bob", 2)]
