@@ -49,5 +49,5 @@ class Notifier(Protocol):
     channel: str
 
     def send(self, alerts: Sequence[OutgoingAlert], *, deadline: float | None = None) -> list[DeliveryResult]:
-        """Deliver each alert, never raising for one alert's failure; `deadline` is a time.monotonic() bound."""
+        """Deliver each alert without raising for one alert's failure; `deadline` bounds time.monotonic()."""
         ...

@@ -82,8 +82,8 @@ class Scenario:
     it spans users); the bare table name (no schema, no quotes) for drop-table and truncate-table; the
     database or schema for drop-database; the grantee for privilege-grant; the created or changed account
     for user-created and password-changed. A replay passes when expected ⊆ found ⊆ expected ∪ tolerated
-    and found ∩ not_expected = ∅. Thresholds assumed: brute-force ≥ 10 failures of one user from one IP
-    within minutes, login-after-failures after ≥ 2 failures (1 is tolerated), password-spray ≥ 4 users.
+    and found ∩ not_expected = ∅. The default thresholds apply: brute-force and login-after-failures at
+    5 failures of one user from one IP within 5 minutes, password-spray at 4 users.
     """
 
     engine: str
@@ -199,21 +199,20 @@ MARIADB_SCENARIO = Scenario(
         **_login_detections(),
         "drop-table": _pairs(
             "admin_user", *_SPELLED_TABLES, UNICODE_TABLE, "t_long", "t_prepared", "t_in_proc"
-        ),
+        )
+        | _pairs("admin_user", "t_does_not_exist"),  # failed: reported as an attempt
         "drop-database": _pairs("admin_user", "scratch_db"),
         "truncate-table": _pairs("admin_user", "t_truncated"),
         "privilege-grant": _pairs("root", "admin_user") | _pairs("admin_user", "app"),
-        "user-created": _pairs("root", "app", "admin_user", "victim") | _pairs("admin_user", "newbie"),
+        # admin_user's CREATE USER app failed (the user existed): reported as an attempt
+        "user-created": _pairs("root", "app", "admin_user", "victim") | _pairs("admin_user", "newbie", "app"),
         "password-changed": _pairs("admin_user", "app", "victim"),
     },
     tolerated={
         "login-after-failures": _pairs("admin_user", CLIENT_HOST),  # one failure, then a login
-        # DROP TEMPORARY TABLE; DROP DATABASE writes a TABLE event DROP,scratch_db,t_scratch
-        "drop-table": _pairs("admin_user", "tmp_session", "t_scratch"),
     },
     not_expected={
-        "drop-table": _pairs("app", "t_orders") | _pairs("admin_user", "t_does_not_exist"),
-        "user-created": _pairs("admin_user", "app"),  # the CREATE USER failed: the user existed
+        "drop-table": _pairs("app", "t_orders") | _pairs("admin_user", "tmp_session", "t_scratch"),
     },
 )
 
@@ -291,22 +290,22 @@ POSTGRES_SCENARIO = Scenario(
             "admin_user", *_SPELLED_TABLES, UNICODE_TABLE, "t_long", "t_multi_a", "t_multi_b"
         )
         | _pairs("admin_user", "t_in_do", "t_in_proc")
-        | _pairs("postgres", "t_dedup"),
+        | _pairs("postgres", "t_dedup")
+        | _pairs("admin_user", "t_does_not_exist"),  # failed: reported as an attempt
         "drop-database": _pairs("admin_user", "scratch_db", "scratch_schema"),
         "truncate-table": _pairs("admin_user", "t_truncated"),
         "privilege-grant": _pairs("admin_user", "app", "victim"),
-        "user-created": _pairs("postgres", "app", "admin_user", "victim") | _pairs("admin_user", "newbie"),
+        "user-created": _pairs("postgres", "app", "admin_user", "victim")
+        | _pairs("admin_user", "newbie", "app"),
         "password-changed": _pairs("admin_user", "app") | _pairs("postgres", "victim"),
     },
     tolerated={
         "login-after-failures": _pairs("admin_user", CLIENT_HOST),
         "privilege-grant": _pairs("postgres", "admin_user"),  # CREATE ROLE … CREATEDB CREATEROLE
-        # pgaudit names the temp table pg_temp.tmp_session; DROP SCHEMA … CASCADE records name a dropped table
-        "drop-table": _pairs("admin_user", "tmp_session", "t_scratch_a", "t_scratch_b"),
     },
     not_expected={
-        "drop-table": _pairs("app", "t_orders") | _pairs("admin_user", "t_does_not_exist"),
-        "user-created": _pairs("admin_user", "app"),
+        "drop-table": _pairs("app", "t_orders")
+        | _pairs("admin_user", "tmp_session", "t_scratch_a", "t_scratch_b"),
     },
 )
 

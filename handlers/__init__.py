@@ -1,0 +1,1 @@
+"""Entry points: Lambda handlers, the CLI, and the composition they share."""

@@ -1,0 +1,60 @@
+"""The one composition every entry point runs: parse results → events → findings, with a run report."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from detections.engine import DetectionEngine
+from detections.finding import Finding
+from parsers.event import AuditEvent, ParseFailure, ParseResult
+
+logger = logging.getLogger(__name__)
+
+FAILURE_SAMPLES = 20
+
+
+@dataclass
+class RunReport:
+    """What one run did: events per source, parse failures, findings per rule, alerts."""
+
+    events: Counter[str] = field(default_factory=Counter)
+    parse_failures: Counter[str] = field(default_factory=Counter)
+    failure_samples: list[ParseFailure] = field(default_factory=list)
+    findings: Counter[str] = field(default_factory=Counter)
+    rule_errors: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+
+    def note_failure(self, failure: ParseFailure) -> None:
+        """Count a parse failure and keep the first few for the summary."""
+        self.parse_failures[failure.source] += 1
+        if len(self.failure_samples) < FAILURE_SAMPLES:
+            self.failure_samples.append(failure)
+
+
+FailureSink = Callable[[ParseFailure], None]
+
+
+def accept_events(
+    results: Iterable[ParseResult], report: RunReport, set_aside: FailureSink | None = None
+) -> Iterator[AuditEvent]:
+    """Yield the events, counting them; count, log (without raw text) and set aside the failures."""
+    for result in results:
+        if isinstance(result, ParseFailure):
+            report.note_failure(result)
+            logger.warning("unparsable %s record at %s: %s", result.source, result.location, result.reason)
+            if set_aside is not None:
+                set_aside(result)
+            continue
+        report.events[result.source.value] += 1
+        yield result
+
+
+def detect(engine: DetectionEngine, events: Iterable[AuditEvent], report: RunReport) -> Iterator[Finding]:
+    """Run the engine over events and keep the report's finding counts in step with it."""
+    for finding in engine.detect(events):
+        report.findings[finding.rule_id] += 1
+        yield finding
+    report.rule_errors = Counter(engine.counters.rule_errors)

@@ -1,0 +1,165 @@
+"""Replay inputs: walk paths, order rotated files, read raw lines or JSON documents, pick parsers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import IO, cast
+
+from parsers.activity_stream import parse_activity_stream_record
+from parsers.dialects import parser_for, sniff_source
+from parsers.event import ParseFailure, ParseResult, Source
+from parsers.json_documents import ActivityStreamBatch, DocumentError, batches_from_json
+from parsers.records import Origin, RawRecord
+
+_ROTATION = re.compile(r"^(?P<base>.+?)\.(?P<number>\d{1,4})(?P<gz>\.gz)?$")
+_SNIFF_BYTES = 64 * 1024
+
+
+class InputError(Exception):
+    """A replay input cannot be used (missing, unreadable, not a recognised format)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """One file to replay and the name it is reported under."""
+
+    path: Path
+    display: str
+
+    @property
+    def size(self) -> int:
+        """Size in bytes (0 when it cannot be read)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+
+def _rotation_order(path: Path) -> tuple[str, int, str]:
+    """Sort key putting rotated files oldest first: x.log.3, x.log.2, x.log.1, x.log."""
+    match = _ROTATION.match(path.name)
+    if match is None:
+        return (str(path.parent / path.name), 0, path.name)
+    return (str(path.parent / match["base"]), -int(match["number"]), path.name)
+
+
+def _is_ignored(path: Path) -> bool:
+    """Hidden files and provenance notes are not logs."""
+    return path.name.startswith((".", "README")) or path.name.endswith((".source.txt", ".md"))
+
+
+def expand_paths(paths: Sequence[str]) -> list[InputFile]:
+    """Files named or found under directories, rotated files ordered oldest first."""
+    files: list[InputFile] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.rglob("*") if p.is_file() and not _is_ignored(p)), key=_rotation_order
+            )
+            files.extend(InputFile(p, str(p)) for p in found)
+        elif path.is_file():
+            files.append(InputFile(path, given))
+        elif path.exists():
+            raise InputError(f"{given}: not a regular file or directory")
+        else:
+            raise InputError(f"{given}: no such file or directory")
+    return files
+
+
+def _open(path: Path) -> IO[bytes]:
+    """Open a file for binary reading, transparently gunzipping .gz files."""
+    if path.suffix == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file, to tell JSON from text logs."""
+    try:
+        with _open(path) as stream:
+            return stream.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except EOFError as exc:
+        raise InputError(f"{path}: cannot read: truncated compressed file") from exc
+
+
+def read_lines(source: InputFile) -> Iterator[RawRecord]:
+    """Physical lines split on \\n only (statements hold raw VT/FF/U+2028), decoded leniently."""
+    try:
+        with _open(source.path) as stream:
+            for number, line in enumerate(stream, start=1):
+                text = line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", errors="replace")
+                yield RawRecord(text=text, location=f"{source.display}:{number}")
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source.display}: cannot read: {exc}") from exc
+
+
+def _json_documents(source: InputFile) -> Iterator[tuple[object, str]]:
+    """A file holding one JSON document or JSON lines, with each document's location."""
+    try:
+        with _open(source.path) as stream:
+            data = stream.read().decode("utf-8", errors="replace")
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source.display}: cannot read: {exc}") from exc
+    try:
+        yield json.loads(data), source.display
+        return
+    except json.JSONDecodeError:
+        pass
+    for number, line in enumerate(data.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line), f"{source.display}:{number}"
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source.display}:{number}: not valid JSON ({exc.msg})") from exc
+
+
+def _parse_text(
+    records: Iterable[RawRecord], origin: Origin, forced: Source | None, where: str
+) -> Iterator[ParseResult]:
+    """Parse text lines with the forced dialect or the sniffed one."""
+    head: list[RawRecord] = []
+    iterator = iter(records)
+    source = forced
+    if source is None:
+        for record in iterator:
+            head.append(record)
+            if record.text.strip() and (source := sniff_source([record.text])) is not None:
+                break
+            if len(head) >= 50:
+                break
+    if source is None:
+        source = sniff_source(r.text for r in head)
+    if source is None:
+        yield ParseFailure(
+            source="unknown", reason=f"no known audit log format in {where}", raw="", location=where
+        )
+        return
+    yield from parser_for(source)(chain(head, iterator), origin)
+
+
+def parse_input(source: InputFile, forced: Source | None = None) -> Iterator[ParseResult]:
+    """Every parse result of one input file, whatever its kind."""
+    head = _head(source.path).lstrip()
+    if head[:1] not in (b"{", b"["):
+        yield from _parse_text(read_lines(source), Origin(), forced, source.display)
+        return
+    for document, location in _json_documents(source):
+        try:
+            batches = batches_from_json(document, location)
+        except DocumentError as exc:
+            raise InputError(f"{location}: {exc}") from exc
+        for batch in batches:
+            if isinstance(batch, ActivityStreamBatch):
+                yield from parse_activity_stream_record(batch.record, batch.location)
+            else:
+                yield from _parse_text(batch.records, batch.origin, forced or batch.source, location)
