@@ -162,7 +162,7 @@ class DynamoDbStateStore:
         self._page_size = page_size
 
     def record(self, key: str, member: str, at: datetime, window: timedelta) -> int:
-        """Record `member` at `at` under `key` (its earliest time is kept); return members in the window."""
+        """Record `member` at `at` under `key` (its latest time is kept); return members in the window."""
         expires_at = expiry_seconds(at + window + EXPIRY_MARGIN, self._clock() + window)
         try:
             with _translated_errors(self._table_name, "UpdateItem"):
@@ -173,8 +173,8 @@ class DynamoDbStateStore:
                         SORT_KEY: _string(key_part(member, _SORT_KEY_BYTES)),
                     },
                     UpdateExpression="SET #t = :t, #exp = :exp",
-                    # a re-delivered event keeps its first (earliest) time, like InMemoryStateStore
-                    ConditionExpression="attribute_not_exists(#pk) OR #t > :t",
+                    # a member seen again keeps its latest time, like InMemoryStateStore
+                    ConditionExpression="attribute_not_exists(#pk) OR #t < :t",
                     ExpressionAttributeNames={
                         "#pk": PARTITION_KEY,
                         "#t": TIME_ATTRIBUTE,

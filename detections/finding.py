@@ -35,6 +35,15 @@ class Finding:
         return f"{self.rule_id}|{self.dedup_key}"
 
 
+def event_identity(event: AuditEvent) -> str:
+    """A stable identity for one audit record, so re-processing it never counts or alerts twice."""
+    if event.event_id:
+        return event.event_id
+    if event.location:
+        return event.location
+    return f"{event.session_id}|{event.time.isoformat()}|{event.action}"
+
+
 def redacted(event: AuditEvent) -> AuditEvent:
     """The event with secrets masked in its statement and its raw text dropped, fit to leave detections/."""
     statement = redact_statement(event.statement) if event.statement else event.statement

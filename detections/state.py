@@ -20,7 +20,7 @@ class StateStore(Protocol):
     """Windows of occurrences keyed by a string, shared by rules across batches (and invocations)."""
 
     def record(self, key: str, member: str, at: datetime, window: timedelta) -> int:
-        """Record `member` at `at` under `key` (idempotently); return distinct members in the window."""
+        """Record `member` at `at` under `key` (latest time kept); return distinct members in the window."""
         ...
 
     def count(self, key: str, at: datetime, window: timedelta) -> int:
@@ -42,8 +42,10 @@ class InMemoryStateStore:
         """Record `member` at `at` under `key`; return distinct members in (at - window, at]."""
         members = self._windows.setdefault(key, {})
         previous = members.get(member)
-        if previous is None or at < previous:
-            members[member] = at  # idempotent: a re-delivered event keeps its first time
+        if previous is None or at > previous:
+            # Idempotent for a re-delivered event (same time); a member seen again (password-spray's
+            # user failing anew) counts from its latest time.
+            members[member] = at
         self._note(at)
         return self.count(key, at, window)
 

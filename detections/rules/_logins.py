@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from detections.finding import event_identity
 from detections.observation import Observation
 from parsers.event import Action, AuditEvent
 
@@ -18,11 +19,7 @@ def is_successful_login(event: AuditEvent) -> bool:
 
 def login_identity(event: AuditEvent) -> str:
     """A stable identity for one login record, so re-processing it never counts it twice."""
-    if event.event_id:
-        return event.event_id
-    if event.location:
-        return event.location
-    return f"{event.session_id}|{event.time.isoformat()}|{event.action}"
+    return event_identity(event)
 
 
 def failures_key(event: AuditEvent) -> str:

@@ -59,3 +59,13 @@ def test_old_occurrences_are_pruned() -> None:
     store.record("new", "m", T0 + timedelta(hours=2), WINDOW)
     # THEN the old key is gone
     assert list(store.keys()) == ["new"]
+
+
+def test_a_member_seen_again_counts_from_its_latest_time() -> None:
+    # GIVEN a user who failed 10 minutes ago (password-spray records users as members)
+    store = InMemoryStateStore()
+    store.record("spray", "alice", T0, WINDOW)
+    # WHEN alice fails again now
+    count = store.record("spray", "alice", T0 + timedelta(minutes=10), WINDOW)
+    # THEN she counts in the current window
+    assert count == 1

@@ -1,0 +1,1 @@
+"""How the pipeline is wired into an AWS account: state table, templates, subscriptions, posture."""
