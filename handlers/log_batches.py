@@ -1,0 +1,39 @@
+"""The CloudWatch Logs composition: one decoded subscription payload through parse, detect, deliver."""
+
+from __future__ import annotations
+
+from handlers.invocation import InvocationSummary, logger
+from handlers.pipeline import accept_events, detect
+from handlers.runtime import Runtime
+from notifiers.delivery import DeliveryReport
+from parsers.cloudwatch_logs import LogBatch
+from parsers.dialects import parser_for, sniff_source
+from parsers.event import AuditEvent, ParseFailure, ParseResult
+from parsers.log_groups import origin_for_log_group, source_for_log_group
+
+
+def parse_log_batch(batch: LogBatch) -> list[ParseResult]:
+    """Parse a payload's lines with the dialect its log group names (content sniffing as the fallback)."""
+    origin = origin_for_log_group(batch.log_group, batch.log_stream)
+    source = source_for_log_group(batch.log_group) or sniff_source(r.text for r in batch.records)
+    if source is None:
+        reason = f"no known audit format in log group {batch.log_group!r}"
+        return [ParseFailure("unknown", reason, record.text, record.location) for record in batch.records]
+    return list(parser_for(source)(batch.records, origin))
+
+
+def process_log_batch(
+    batch: LogBatch, runtime: Runtime, summary: InvocationSummary, *, deadline: float | None
+) -> DeliveryReport:
+    """Detect and deliver one payload's alerts; the report says whether something must be retried."""
+    if batch.is_control_message:
+        summary.control_messages += 1
+        logger.info("CloudWatch Logs control message acknowledged")
+        return DeliveryReport()
+    events: list[AuditEvent] = sorted(
+        accept_events(parse_log_batch(batch), summary.run), key=lambda e: e.time
+    )
+    findings = list(detect(runtime.engine(), events, summary.run))
+    report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline)
+    summary.absorb(report)
+    return report

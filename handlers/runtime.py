@@ -1,0 +1,241 @@
+"""The runtime of a deployed function: settings and clients built once per container, lazily."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import yaml
+from aws_lambda_powertools.utilities import parameters
+from botocore.config import Config
+
+from detections.catalogue import builtin_rules
+from detections.dynamodb_state import DynamoDbDeliveryLedger, DynamoDbStateStore, DynamoDbSuppressionStore
+from detections.engine import DEFAULT_INTERNAL_USERS, DetectionEngine, EngineSettings
+from detections.rule import Rule
+from detections.state import InMemoryStateStore, StateStore
+from detections.suppression import (
+    DeliveryLedger,
+    InMemoryDeliveryLedger,
+    InMemorySuppressionStore,
+    SuppressionStore,
+)
+from detections.user_rules import RuleFile, load_rules_file, parse_rules_document
+from handlers.settings import Settings, SettingsError
+from notifiers.delivery import Delivery
+from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
+from notifiers.slack import SlackNotifier
+from notifiers.sns import SnsNotifier
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_ssm import SSMClient
+
+logger = logging.getLogger(__name__)
+
+# Short timeouts and standard retries: a Lambda must keep time to report what it could not do.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+SECRET_MAX_AGE_SECONDS = 300
+DEFAULT_SUPPRESSION_MINUTES = 5.0
+
+
+class UnusableChannelNotifier:
+    """Stands in for a channel whose configuration failed, so every alert for it is a counted failure."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        """Remember why the channel cannot be used."""
+        self.channel = channel
+        self.reason = reason
+
+    def send(self, alerts: Sequence[OutgoingAlert], *, deadline: float | None = None) -> list[DeliveryResult]:
+        """Fail each alert, not retryable: a retry cannot fix configuration."""
+        return [
+            DeliveryResult(a.alert_id, self.channel, DeliveryError(self.reason, retryable=False))
+            for a in alerts
+        ]
+
+
+class Runtime:
+    """Settings plus everything built from them; one per container, reused by warm invocations."""
+
+    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
+        """Keep the settings; clients are created on first use (inside a moto mock in tests)."""
+        self.settings = settings
+        self._session = session
+
+    @cached_property
+    def session(self) -> boto3.Session:
+        """The boto3 session clients come from."""
+        return self._session or boto3.Session()
+
+    def _client(self, service: str) -> Any:
+        """A client for `service` with the Lambda-friendly config."""
+        return self.session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+
+    @cached_property
+    def sns(self) -> SNSClient:
+        """The SNS client."""
+        client: SNSClient = self._client("sns")
+        return client
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        """The DynamoDB client."""
+        client: DynamoDBClient = self._client("dynamodb")
+        return client
+
+    @cached_property
+    def kms(self) -> KMSClient:
+        """The KMS client."""
+        client: KMSClient = self._client("kms")
+        return client
+
+    @cached_property
+    def sqs(self) -> SQSClient:
+        """The SQS client."""
+        client: SQSClient = self._client("sqs")
+        return client
+
+    @cached_property
+    def secrets(self) -> SecretsManagerClient:
+        """The Secrets Manager client."""
+        client: SecretsManagerClient = self._client("secretsmanager")
+        return client
+
+    @cached_property
+    def ssm(self) -> SSMClient:
+        """The SSM client."""
+        client: SSMClient = self._client("ssm")
+        return client
+
+    @cached_property
+    def state_store(self) -> StateStore:
+        """DynamoDB state when a table is configured, else per-container memory (warned once)."""
+        if self.settings.state_table:
+            return DynamoDbStateStore(self.settings.state_table, self.dynamodb)
+        logger.warning(
+            "ALERTS_STATE_TABLE is not set: windows and suppression live only as long as this container"
+        )
+        return InMemoryStateStore()
+
+    @cached_property
+    def suppression(self) -> SuppressionStore:
+        """Where suppression windows are kept."""
+        if self.settings.state_table:
+            return DynamoDbSuppressionStore(self.settings.state_table, self.dynamodb)
+        return InMemorySuppressionStore()
+
+    @cached_property
+    def ledger(self) -> DeliveryLedger:
+        """Where delivered alerts are remembered."""
+        if self.settings.state_table:
+            return DynamoDbDeliveryLedger(self.settings.state_table, self.dynamodb)
+        return InMemoryDeliveryLedger()
+
+    @cached_property
+    def rule_file(self) -> RuleFile | None:
+        """The user rules named by ALERTS_RULES: a file bundled with the function, or an SSM parameter."""
+        name = self.settings.rules
+        if name is None:
+            return None
+        root = Path(os.environ.get("LAMBDA_TASK_ROOT", "."))
+        for candidate in (Path(name), root / name):
+            if candidate.is_file():
+                return load_rules_file(candidate)
+        provider = parameters.SSMProvider(boto3_client=self.ssm)
+        try:
+            text = provider.get(name, max_age=SECRET_MAX_AGE_SECONDS)
+        except parameters.exceptions.GetParameterError as exc:
+            raise SettingsError(
+                f"ALERTS_RULES={name!r} is neither a bundled file nor a readable SSM parameter"
+            ) from exc
+        try:
+            document = yaml.safe_load(str(text))
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"ALERTS_RULES={name!r}: the SSM parameter is not valid YAML") from exc
+        return parse_rules_document(document, f"ssm:{name}")
+
+    @cached_property
+    def rules(self) -> tuple[Rule, ...]:
+        """The built-in rules, tuned and extended by the user rules."""
+        return self.rule_file.apply(builtin_rules()) if self.rule_file else builtin_rules()
+
+    def engine(self) -> DetectionEngine:
+        """A fresh engine (its own counters) over the shared rules and state."""
+        internal = DEFAULT_INTERNAL_USERS
+        if self.rule_file is not None and self.rule_file.internal_users is not None:
+            internal = self.rule_file.internal_users
+        settings = EngineSettings(internal_users=internal, min_severity=self.settings.min_severity)
+        return DetectionEngine(self.rules, self.state_store, settings)
+
+    @cached_property
+    def notifiers(self) -> Mapping[str, Notifier]:
+        """The configured channels: email through SNS, Slack through the secret's webhook or token."""
+        configured: dict[str, Notifier] = {}
+        if self.settings.sns_topic_arn:
+            configured["email"] = SnsNotifier(self.settings.sns_topic_arn, self.sns)
+        if self.settings.slack_secret_arn:
+            configured["slack"] = self._slack_notifier(self.settings.slack_secret_arn)
+        return configured
+
+    def _slack_notifier(self, secret_arn: str) -> Notifier:
+        """Slack from the secret (cached by Powertools); an unusable secret fails its alerts visibly."""
+        provider = parameters.SecretsProvider(boto3_client=self.secrets)
+        try:
+            secret = provider.get(secret_arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        except parameters.exceptions.TransformParameterError:
+            reason = "the Slack secret is not JSON"
+        except parameters.exceptions.GetParameterError:
+            reason = "the Slack secret could not be read"
+        else:
+            try:
+                if not isinstance(secret, dict):
+                    raise ValueError("the Slack secret must be a JSON object")
+                return SlackNotifier.from_secret({str(k): str(v) for k, v in secret.items()})
+            except ValueError as exc:
+                reason = str(exc)
+        logger.error("Slack is configured but unusable: %s (%s)", reason, secret_arn)
+        return UnusableChannelNotifier("slack", reason)
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        """Delivery through the configured channels and the shared suppression state."""
+        minutes = self.settings.suppression_minutes
+        if minutes is None and self.rule_file is not None:
+            minutes = self.rule_file.suppression_minutes
+        window = timedelta(minutes=minutes if minutes is not None else DEFAULT_SUPPRESSION_MINUTES)
+        return Delivery(
+            self.notifiers, self.suppression, self.ledger, window=window, region=self.settings.region
+        )
+
+    @staticmethod
+    def now() -> datetime:
+        """The wall clock, for delivery records only (rules read event time)."""
+        return datetime.now(UTC)
+
+
+_RUNTIME: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The container's runtime, built from the environment on first use."""
+    global _RUNTIME  # noqa: PLW0603 - one runtime per container is the point
+    if _RUNTIME is None:
+        _RUNTIME = Runtime(Settings.from_env(os.environ))
+    return _RUNTIME
+
+
+def reset_runtime() -> None:
+    """Forget the container's runtime (tests change the environment between invocations)."""
+    global _RUNTIME  # noqa: PLW0603
+    _RUNTIME = None
