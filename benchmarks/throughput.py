@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{source.value:12} {what:7} {rate:12,.0f} lines/s  {seconds / floor_s:8.1f}x floor")
     handler_s, bare_s = cold_start_ratio(args.repeat)
     print(
-        f"cold start   import  {handler_s * 1000:9.0f} ms        {handler_s / bare_s:8.1f}x bare interpreter"
+        f"cold_start   import  {handler_s * 1000:9.0f} ms        {handler_s / bare_s:8.1f}x bare interpreter"
     )
     return 0
 
