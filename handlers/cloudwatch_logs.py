@@ -73,7 +73,8 @@ def kinesis_handler(event: dict[str, Any], context: LambdaContext) -> PartialIte
             summary.retried_records += 1
             raise RetryableDeliveryError(f"{len(report.failed_retryable)} deliveries failed")
 
-    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+    # Report every failed record, even all of them, instead of raising: the contract is batchItemFailures.
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event={"Records": records}, record_handler=handle, processor=processor, context=context
     )

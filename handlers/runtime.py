@@ -27,11 +27,13 @@ from detections.suppression import (
     SuppressionStore,
 )
 from detections.user_rules import RuleFile, load_rules_file, parse_rules_document
+from handlers.quarantine import SqsQuarantine
 from handlers.settings import Settings, SettingsError
 from notifiers.delivery import Delivery
 from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
 from notifiers.slack import SlackNotifier
 from notifiers.sns import SnsNotifier
+from parsers.das_decrypt import ActivityStreamDecryptor, DataKeyCache
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -217,6 +219,18 @@ class Runtime:
         return Delivery(
             self.notifiers, self.suppression, self.ledger, window=window, region=self.settings.region
         )
+
+    @cached_property
+    def decryptor(self) -> ActivityStreamDecryptor:
+        """Activity-stream decryption with a per-container data-key cache (KMS once per data key)."""
+        cache = DataKeyCache(self.kms, ttl_seconds=self.settings.data_key_ttl_seconds)
+        return ActivityStreamDecryptor(cache)
+
+    @cached_property
+    def quarantine(self) -> SqsQuarantine | None:
+        """The quarantine queue for poison records, when configured."""
+        url = self.settings.quarantine_queue_url
+        return SqsQuarantine(url, self.sqs) if url else None
 
     @staticmethod
     def now() -> datetime:
