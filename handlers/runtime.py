@@ -31,7 +31,7 @@ from handlers.quarantine import SqsQuarantine
 from handlers.settings import Settings, SettingsError
 from notifiers.delivery import Delivery
 from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
-from notifiers.slack import SlackNotifier
+from notifiers.slack import RetryPolicy, SlackNotifier
 from notifiers.sns import SnsNotifier
 from parsers.das_decrypt import ActivityStreamDecryptor, DataKeyCache
 
@@ -70,14 +70,28 @@ class UnusableChannelNotifier:
 class Runtime:
     """Settings plus everything built from them; one per container, reused by warm invocations."""
 
-    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
-        """Keep the settings; clients are created on first use (inside a moto mock in tests)."""
+    def __init__(
+        self,
+        settings: Settings,
+        session: boto3.Session | None = None,
+        *,
+        slack_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Keep the settings; clients are created on first use (inside a moto mock in tests).
+
+        `slack_policy` replaces Slack's default retry policy (tests inject a sleep that does not sleep).
+        """
         self.settings = settings
         self._session = session
+        self._slack_policy = slack_policy
 
     @cached_property
     def session(self) -> boto3.Session:
-        """The boto3 session clients come from."""
+        """The boto3 session clients come from (never with botocore's response bodies logged)."""
+        # At DEBUG botocore.parsers logs response bodies, and KMS Decrypt's holds the plaintext data key.
+        body_logger = logging.getLogger("botocore.parsers")
+        if body_logger.getEffectiveLevel() < logging.INFO:
+            body_logger.setLevel(logging.INFO)
         return self._session or boto3.Session()
 
     def _client(self, service: str) -> Any:
@@ -203,7 +217,9 @@ class Runtime:
             try:
                 if not isinstance(secret, dict):
                     raise ValueError("the Slack secret must be a JSON object")
-                return SlackNotifier.from_secret({str(k): str(v) for k, v in secret.items()})
+                return SlackNotifier.from_secret(
+                    {str(k): str(v) for k, v in secret.items()}, policy=self._slack_policy
+                )
             except ValueError as exc:
                 reason = str(exc)
         logger.error("Slack is configured but unusable: %s (%s)", reason, secret_arn)
