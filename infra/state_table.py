@@ -120,8 +120,9 @@ Items, one kind per key prefix:
 
 How they behave:
 
-- Each occurrence is its own item, written with a condition that keeps its earliest time, so
-  re-delivered events count once and concurrent containers never overwrite each other.
+- Each occurrence is its own item, written with a condition that keeps its latest time, so
+  re-delivered events count once, a member seen again (a user failing anew) counts from its latest
+  failure, and concurrent containers never overwrite each other.
 - A suppression window changes only through a write conditioned on its `version`; of two containers
   racing to open it one wins and the other folds its alert into it.
 - Times are epoch microseconds (N). Key parts that are empty become `(empty)`; key parts longer than
