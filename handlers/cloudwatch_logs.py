@@ -34,8 +34,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error("invalid CloudWatch Logs payload acknowledged: %s", exc)
         summary.emit()
         return {"status": "invalid_payload"}
-    report = process_log_batch(batch, runtime, summary, deadline=deadline_of(context))
-    summary.emit()
+    try:
+        report = process_log_batch(batch, runtime, summary, deadline=deadline_of(context))
+    finally:  # a state-store failure propagates (Lambda retries) but the counts so far are still logged
+        summary.emit()
     if report.must_retry:
         # Everything else was attempted; failing now makes Lambda retry (delivered alerts are skipped).
         raise RetryableDeliveryError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from handlers.invocation import InvocationSummary, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
@@ -22,6 +24,15 @@ def parse_log_batch(batch: LogBatch) -> list[ParseResult]:
     return list(parser_for(source)(batch.records, origin))
 
 
+def batch_identity(batch: LogBatch) -> str:
+    """The payload's identity (log group, stream, event ids), the same on every redelivery; '' if unknown."""
+    event_ids = [record.event_id for record in batch.records]
+    if not event_ids or not all(event_ids):
+        return ""
+    text = "\n".join([batch.log_group, batch.log_stream, *event_ids])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def process_log_batch(
     batch: LogBatch, runtime: Runtime, summary: InvocationSummary, *, deadline: float | None
 ) -> DeliveryReport:
@@ -34,6 +45,8 @@ def process_log_batch(
         accept_events(parse_log_batch(batch), summary.run), key=lambda e: e.time
     )
     findings = list(detect(runtime.engine(), events, summary.run))
-    report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline)
+    report = runtime.delivery.deliver(
+        findings, runtime.now(), deadline=deadline, batch_id=batch_identity(batch)
+    )
     summary.absorb(report)
     return report

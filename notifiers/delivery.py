@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from detections.finding import Alert, Finding, event_identity
 from detections.noise import collapse
+from detections.state import StateStoreError
 from detections.suppression import DeliveryLedger, SuppressionStore
 from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
 
@@ -45,6 +46,16 @@ def alert_id(alert: Alert) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
+def batch_alert_id(batch_id: str, group_key: str, ordinal: int) -> str:
+    """A stable id for the `ordinal`-th alert of `group_key` from one delivered batch, across retries.
+
+    A retried batch finds its own events already counted in the rule windows, so a threshold rule
+    matches from an earlier event and the first finding changes; the batch and the key do not.
+    """
+    identity = f"{batch_id}|{group_key}|{ordinal}"
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
+
+
 @dataclass
 class Delivery:
     """Turns findings into sent alerts through the suppression store, the ledger and the notifiers."""
@@ -56,14 +67,30 @@ class Delivery:
     region: str = ""
     _warned: set[str] = field(default_factory=set)
 
-    def admit(self, findings: Sequence[Finding], report: DeliveryReport) -> list[OutgoingAlert]:
-        """Collapse the batch, then let the shared suppression windows decide what goes out now."""
+    def admit(
+        self, findings: Sequence[Finding], report: DeliveryReport, batch_id: str = ""
+    ) -> list[OutgoingAlert]:
+        """Collapse the batch, then let the shared suppression windows decide what goes out now.
+
+        With a `batch_id` (the same on every redelivery of the batch) alert ids derive from it and the
+        group key, so a retry re-admits its own alerts even when its findings differ.
+        """
         outgoing = []
+        ordinals: Counter[str] = Counter()
         for alert in collapse(findings, self.window):
-            identifier = alert_id(alert)
-            admission = self.suppression.admit(
-                alert.first.group_key, identifier, alert.first_seen, self.window, alert.count, identifier
-            )
+            key = alert.first.group_key
+            identifier = batch_alert_id(batch_id, key, ordinals[key]) if batch_id else alert_id(alert)
+            ordinals[key] += 1
+            try:
+                admission = self.suppression.admit(
+                    key, identifier, alert.first_seen, self.window, alert.count, identifier
+                )
+            except StateStoreError as exc:
+                # One unreadable window must not hold back the other alerts: this one fails on its channels.
+                for channel in alert.first.channels:
+                    if channel in self.notifiers:
+                        self._record_failure(DeliveryResult(identifier, channel, _state_error(exc)), report)
+                continue
             if not admission.send:
                 report.suppressed += alert.count
                 continue
@@ -89,14 +116,21 @@ class Delivery:
         return routed
 
     def deliver(
-        self, findings: Sequence[Finding], now: datetime, *, deadline: float | None = None
+        self, findings: Sequence[Finding], now: datetime, *, deadline: float | None = None, batch_id: str = ""
     ) -> DeliveryReport:
         """Admit, route and send every alert of the batch; failures are collected, never raised here."""
         report = DeliveryReport()
-        for channel, alerts in self.route(self.admit(findings, report), report).items():
+        for channel, alerts in self.route(self.admit(findings, report, batch_id), report).items():
             pending = []
             for outgoing in alerts:
-                if channel in self.ledger.delivered_channels(outgoing.alert_id):
+                try:
+                    delivered = self.ledger.delivered_channels(outgoing.alert_id)
+                except StateStoreError as exc:  # unknown whether it went out: retry rather than risk a repeat
+                    self._record_failure(
+                        DeliveryResult(outgoing.alert_id, channel, _state_error(exc)), report
+                    )
+                    continue
+                if channel in delivered:
                     report.already_delivered[channel] += 1
                 else:
                     pending.append(outgoing)
@@ -108,10 +142,23 @@ class Delivery:
 
     def _record(self, result: DeliveryResult, now: datetime, report: DeliveryReport) -> None:
         """Note one send result in the ledger and the report."""
-        if result.delivered:
-            self.ledger.mark_delivered(result.alert_id, result.channel, now)
-            report.alerts_sent[result.channel] += 1
+        if not result.delivered:
+            self._record_failure(result, report)
             return
+        report.alerts_sent[result.channel] += 1
+        try:
+            self.ledger.mark_delivered(result.alert_id, result.channel, now)
+        except StateStoreError as exc:
+            # The alert reached the channel: failing now would only make a retry send it twice.
+            logger.warning(
+                "alert %s was delivered on %s but not recorded (a later retry may repeat it): %s",
+                result.alert_id,
+                result.channel,
+                exc,
+            )
+
+    def _record_failure(self, result: DeliveryResult, report: DeliveryReport) -> None:
+        """Note one failed delivery in the report, retryable or not, and log it."""
         error = result.error or DeliveryError("unknown failure", retryable=True)
         if error.retryable:
             report.failed_retryable.append(result)
@@ -121,3 +168,8 @@ class Delivery:
         else:
             report.failed_permanent.append(result)
             logger.error("alert %s not delivered on %s: %s", result.alert_id, result.channel, error)
+
+
+def _state_error(exc: StateStoreError) -> DeliveryError:
+    """The delivery failure of an alert whose noise-control state could not be read or written."""
+    return DeliveryError(f"noise-control state unavailable: {exc}", retryable=exc.retryable)
