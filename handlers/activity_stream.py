@@ -13,7 +13,7 @@ from handlers.activity_stream_batch import AGGREGATION_ERROR_KEY, process_activi
 from handlers.invocation import InvocationSummary, deadline_of, logger, metrics
 from handlers.quarantine import QuarantinedRecord, QuarantineError
 from handlers.runtime import Runtime, get_runtime
-from parsers.kinesis_records import KinesisRecordError, deaggregate_record, sub_sequence_number
+from parsers.kinesis_records import KinesisRecordError, deaggregate_record, record_data, sub_sequence_number
 
 
 class RecordRetryError(Exception):
@@ -40,9 +40,11 @@ def _quarantine(record: dict[str, Any], reason: str, runtime: Runtime) -> None:
             f"record needs quarantine but ALERTS_QUARANTINE_QUEUE_URL is not set: {reason}"
         )
     try:
-        raw = KinesisStreamRecord(record).kinesis.data_as_bytes()
-    except (ValueError, TypeError):
-        raw = str(kinesis.get("data", "")).encode("utf-8", errors="replace")
+        raw = record_data(record)
+    except KinesisRecordError:
+        # Not base64 (a lenient decoder would silently drop characters): keep the text exactly as received.
+        data = kinesis.get("data")
+        raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else b""
     quarantined = QuarantinedRecord(
         reason=reason,
         data=raw,
@@ -66,6 +68,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     summary = InvocationSummary()
     records = _deaggregated(event, summary)
     summary.records = len(records)
+    if not records:  # only empty KPL aggregates: Powertools refuses an empty batch, so answer here
+        summary.emit()
+        return {"batchItemFailures": []}
     outcome = process_activity_batch(records, runtime, summary, deadline=deadline_of(context))
 
     def handle(record: KinesisStreamRecord) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from detections.correlation import correlation_key
 from detections.finding import Finding
 from detections.noise import collapse
 from handlers.invocation import InvocationSummary, logger
@@ -14,7 +15,7 @@ from handlers.runtime import Runtime
 from notifiers.delivery import DeliveryReport, alert_id
 from parsers.activity_stream import parse_activity_stream_record
 from parsers.das_decrypt import DecryptError
-from parsers.das_envelope import EnvelopeError, resource_id_from_stream_arn
+from parsers.das_envelope import EnvelopeError, parse_envelope, resource_id_from_stream_arn
 from parsers.event import AuditEvent
 from parsers.kinesis_records import KinesisRecordError, record_data, sequence_number, sub_sequence_number
 
@@ -45,35 +46,77 @@ class BatchOutcome:
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
 
-def decrypt_and_parse(record: dict[str, Any], runtime: Runtime, summary: InvocationSummary) -> RecordOutcome:
-    """One record → its audit events, or the reason it is quarantined or retried."""
+# Data keys (encrypted key, resource id) KMS failed to decrypt retryably in this invocation → the reason.
+UnavailableKeys = dict[tuple[bytes, str], str]
+
+
+def decrypt_and_parse(
+    record: dict[str, Any],
+    runtime: Runtime,
+    summary: InvocationSummary,
+    unavailable_keys: UnavailableKeys,
+) -> RecordOutcome:
+    """One record → its audit events, or the reason it is quarantined or retried.
+
+    A data key KMS could not decrypt (throttling, 5xx, network) is not asked for again in the same
+    invocation: its later records fail at once, so a throttled KMS is not hammered once per record
+    (they would be re-delivered anyway: Lambda retries from the first failed record).
+    """
     if reason := record.get(AGGREGATION_ERROR_KEY):
         return RecordOutcome(quarantine_reason=str(reason))
     try:
         resource_id = resource_id_from_stream_arn(str(record.get("eventSourceARN", "")))
-        document = runtime.decryptor.decrypt_record(record_data(record), resource_id)
+        envelope = parse_envelope(record_data(record))
     except (EnvelopeError, KinesisRecordError) as exc:
         return RecordOutcome(quarantine_reason=str(exc))
+    data_key = (envelope.encrypted_key, resource_id)
+    if data_key in unavailable_keys:
+        return RecordOutcome(retry_reason=unavailable_keys[data_key])
+    try:
+        document = runtime.decryptor.decrypt_envelope(envelope, resource_id)
     except DecryptError as exc:
-        if exc.retryable:
-            return RecordOutcome(retry_reason=str(exc))
-        return RecordOutcome(quarantine_reason=str(exc))
+        if not exc.retryable:
+            return RecordOutcome(quarantine_reason=str(exc))
+        unavailable_keys[data_key] = str(exc)  # only the KMS step fails retryably
+        return RecordOutcome(retry_reason=str(exc))
     location = f"{resource_id}/{record_key(record)}"
     return RecordOutcome(
         events=list(accept_events(parse_activity_stream_record(document, location), summary.run))
     )
 
 
+@dataclass
+class _Provenance:
+    """Which records every event and every correlated statement came from."""
+
+    record_of: dict[str, str] = field(default_factory=dict)  # event location → record key
+    statement_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # event location → correlation key
+    records_of: dict[tuple[str, ...], set[str]] = field(default_factory=dict)  # correlation key → record keys
+
+    def add(self, event: AuditEvent, record: str) -> None:
+        """Note that `event` came from `record`."""
+        self.record_of[event.location] = record
+        if (key := correlation_key(event)) is not None:
+            self.statement_of[event.location] = key
+            self.records_of.setdefault(key, set()).add(record)
+
+    def records_feeding(self, finding: Finding) -> set[str]:
+        """The finding's record and those of the events merged with it (a DROP's MAIN and AUX records)."""
+        location = finding.event.location
+        records = {self.record_of[location]} if location in self.record_of else set()
+        if (key := self.statement_of.get(location)) is not None:
+            records |= self.records_of[key]
+        return records
+
+
 def _records_to_retry(
-    findings: list[Finding], delivery: DeliveryReport, window: timedelta, origin: dict[str, str]
+    findings: list[Finding], delivery: DeliveryReport, window: timedelta, provenance: _Provenance
 ) -> set[str]:
     """The records whose findings fed an alert that must be retried (same grouping as delivery)."""
     failed_ids = {result.alert_id for result in delivery.failed_retryable}
     failed_groups = {a.first.group_key for a in collapse(findings, window) if alert_id(a) in failed_ids}
     return {
-        origin[f.event.location]
-        for f in findings
-        if f.group_key in failed_groups and f.event.location in origin
+        record for f in findings if f.group_key in failed_groups for record in provenance.records_feeding(f)
     }
 
 
@@ -82,17 +125,18 @@ def process_activity_batch(
 ) -> BatchOutcome:
     """Decrypt and parse every record, detect over the whole batch (MAIN/AUX pairs span records), deliver."""
     outcome = BatchOutcome()
-    origin: dict[str, str] = {}
+    provenance = _Provenance()
+    unavailable_keys: UnavailableKeys = {}
     for record in records:
         key = record_key(record)
-        result = outcome.records[key] = decrypt_and_parse(record, runtime, summary)
+        result = outcome.records[key] = decrypt_and_parse(record, runtime, summary, unavailable_keys)
         for event in result.events:
-            origin[event.location] = key
+            provenance.add(event, key)
     events = sorted((e for r in outcome.records.values() for e in r.events), key=lambda e: e.time)
     findings = list(detect(runtime.engine(), events, summary.run))
     outcome.delivery = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline)
     summary.absorb(outcome.delivery)
-    for key in _records_to_retry(findings, outcome.delivery, runtime.delivery.window, origin):
+    for key in _records_to_retry(findings, outcome.delivery, runtime.delivery.window, provenance):
         outcome.records[key].retry_reason = "alert delivery failed and will be retried"
     if outcome.delivery.failed_retryable:
         logger.warning("%d deliveries failed and will be retried", len(outcome.delivery.failed_retryable))

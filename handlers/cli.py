@@ -11,6 +11,7 @@ from detections.user_rules import RulesFileError
 from handlers.replay import ReplayOptions, run_replay
 from handlers.replay_inputs import InputError
 from handlers.rules_command import run_rules_test
+from parsers.das_envelope import EnvelopeError, encryption_context
 from parsers.event import Source
 
 EXIT_USAGE = 2
@@ -40,13 +41,32 @@ def _positive_minutes(text: str) -> float:
     return value
 
 
+def _resource_id(text: str) -> str:
+    """An activity stream's resource id: cluster-… (Aurora) or db-… (RDS instance)."""
+    try:
+        encryption_context(text)
+    except EnvelopeError:
+        raise argparse.ArgumentTypeError(f"not a resource id (cluster-… or db-…): {text!r}") from None
+    return text
+
+
+def _endpoint_url(text: str) -> str:
+    """An http(s) URL."""
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
     parser = _Parser(prog="audit-alerts", description="Turn Aurora / RDS database audit logs into alerts.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     replay = commands.add_parser("replay", help="run the detection pipeline over log files")
     replay.add_argument(
-        "paths", nargs="+", metavar="PATH", help="log files, CloudWatch/DAS JSON, or directories"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files, CloudWatch/DAS JSON (Lambda events, get-records output), or directories",
     )
     replay.add_argument("--format", choices=FORMATS, default="auto", help="force the dialect of text logs")
     replay.add_argument("--rules", metavar="FILE", help="a YAML file of user rules and tuning")
@@ -64,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--rejects", metavar="FILE", help="write unparsable records (raw) to FILE as JSON lines"
+    )
+    replay.add_argument(
+        "--resource-id",
+        type=_resource_id,
+        metavar="ID",
+        help="resource id (cluster-… or db-…) of encrypted activity-stream records whose file names no "
+        "stream, e.g. `aws kinesis get-records` output",
+    )
+    replay.add_argument(
+        "--endpoint-url",
+        type=_endpoint_url,
+        metavar="URL",
+        help="KMS endpoint for decrypting activity-stream records (default: AWS; e.g. a local emulator)",
     )
     progress = replay.add_mutually_exclusive_group()
     progress.add_argument(
@@ -101,6 +134,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
                 as_json=args.json,
                 rejects_file=args.rejects,
                 progress=args.progress,
+                kms_endpoint_url=args.endpoint_url,
+                resource_id=args.resource_id,
             )
             return run_replay(options, out, err)
         return run_rules_test(args.file, out)

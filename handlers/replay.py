@@ -19,6 +19,7 @@ from detections.noise import DEFAULT_SUPPRESSION, collapse
 from detections.state import InMemoryStateStore
 from detections.user_rules import load_rules_file
 from handlers.pipeline import FailureSink, RunReport, accept_events, detect
+from handlers.replay_decrypt import ReplayDecryptor
 from handlers.replay_inputs import expand_paths, parse_input
 from handlers.replay_output import alert_record, alert_table, finding_record, json_lines, summary
 from parsers.event import AuditEvent, ParseFailure, Source
@@ -39,6 +40,8 @@ class ReplayOptions:
     as_json: bool = False
     rejects_file: str | None = None
     progress: bool | None = None  # None: automatic (large inputs only)
+    kms_endpoint_url: str | None = None  # decrypt activity-stream records through this KMS endpoint
+    resource_id: str | None = None  # for encrypted records whose document names no stream
 
 
 class _Progress:
@@ -109,7 +112,12 @@ def replay_findings(
                 stack.enter_context(Path(options.rejects_file).open("w", encoding="utf-8"))
             )
         # Rotated and per-instance files interleave: merge by event time; ties keep file order.
-        streams = [accept_events(parse_input(f, options.forced_format), report, set_aside) for f in files]
+        # One decryptor for all files: its KMS client is built on the first encrypted record, and its
+        # data-key cache spans every input.
+        decryptor = ReplayDecryptor(endpoint_url=options.kms_endpoint_url, resource_id=options.resource_id)
+        streams = [
+            accept_events(parse_input(f, options.forced_format, decryptor), report, set_aside) for f in files
+        ]
         events = progress.tick(heapq.merge(*streams, key=lambda e: e.time))
         findings = sorted(detect(engine, events, report), key=lambda f: f.event.time)
     return findings, window

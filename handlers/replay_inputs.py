@@ -11,10 +11,16 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, cast
 
+from handlers.replay_decrypt import ReplayDecryptError, ReplayDecryptor
 from parsers.activity_stream import parse_activity_stream_record
 from parsers.dialects import parser_for, sniff_source
 from parsers.event import ParseFailure, ParseResult, Source
-from parsers.json_documents import ActivityStreamBatch, DocumentError, batches_from_json
+from parsers.json_documents import (
+    ActivityStreamBatch,
+    DocumentError,
+    EncryptedActivityBatch,
+    batches_from_json,
+)
 from parsers.records import Origin, RawRecord
 
 _ROTATION = re.compile(r"^(?P<base>.+?)\.(?P<number>\d{1,4})(?P<gz>\.gz)?$")
@@ -147,8 +153,11 @@ def _parse_text(
     yield from parser_for(source)(chain(head, iterator), origin)
 
 
-def parse_input(source: InputFile, forced: Source | None = None) -> Iterator[ParseResult]:
-    """Every parse result of one input file, whatever its kind."""
+def parse_input(
+    source: InputFile, forced: Source | None = None, decryptor: ReplayDecryptor | None = None
+) -> Iterator[ParseResult]:
+    """Every parse result of one input file, whatever its kind (encrypted records go to `decryptor`)."""
+    decryptor = decryptor or ReplayDecryptor()
     head = _head(source.path).lstrip()
     if head[:1] not in (b"{", b"["):
         yield from _parse_text(read_lines(source), Origin(), forced, source.display)
@@ -161,5 +170,15 @@ def parse_input(source: InputFile, forced: Source | None = None) -> Iterator[Par
         for batch in batches:
             if isinstance(batch, ActivityStreamBatch):
                 yield from parse_activity_stream_record(batch.record, batch.location)
+            elif isinstance(batch, EncryptedActivityBatch):
+                yield from _decrypted(batch, decryptor)
             else:
                 yield from _parse_text(batch.records, batch.origin, forced or batch.source, location)
+
+
+def _decrypted(batch: EncryptedActivityBatch, decryptor: ReplayDecryptor) -> Iterator[ParseResult]:
+    """An encrypted activity-stream record's parse results; no way to decrypt at all is an InputError."""
+    try:
+        yield from decryptor.parse(batch)
+    except ReplayDecryptError as exc:
+        raise InputError(str(exc)) from exc

@@ -18,6 +18,7 @@ from parsers.cloudwatch_logs import (
     json_type_name,
     log_batch_from_json,
 )
+from parsers.das_envelope import EnvelopeError, resource_id_from_stream_arn
 from parsers.event import Source
 from parsers.log_groups import origin_for_log_group, source_for_log_group
 from parsers.records import Origin, RawRecord
@@ -25,8 +26,9 @@ from parsers.records import Origin, RawRecord
 EXPECTED_DOCUMENTS = (
     'a CloudWatch Logs Lambda event {"awslogs": {"data": …}}, a decoded subscription payload '
     '(messageType/logEvents), `aws logs filter-log-events` or `get-log-events` output {"events": […]}, '
-    'a Lambda Kinesis event {"Records": [{"kinesis": {"data": …}}]}, a decrypted activity-stream record '
-    '{"type": "DatabaseActivityMonitoringRecord", …}, or a JSON array of these'
+    'a Lambda Kinesis event {"Records": [{"kinesis": {"data": …}}]}, `aws kinesis get-records` output '
+    '{"Records": [{"Data": …}]}, a decrypted activity-stream record {"type": '
+    '"DatabaseActivityMonitoringRecord", …} or its encrypted envelope, or a JSON array of these'
 )
 _KPL_MAGIC = b"\xf3\x89\x9a\xc2"  # Kinesis Producer Library aggregated record
 
@@ -50,7 +52,20 @@ class ActivityStreamBatch:
     location: str
 
 
-JsonBatch = LogRecordsBatch | ActivityStreamBatch
+@dataclass(frozen=True, slots=True)
+class EncryptedActivityBatch:
+    """An encrypted activity-stream record (envelope bytes) and the resource id its data key is bound to.
+
+    `resource_id` comes from the record's eventSourceARN (a Lambda Kinesis event); None when the document
+    does not say (`aws kinesis get-records` output, a bare envelope): the caller must supply it.
+    """
+
+    data: bytes
+    resource_id: str | None
+    location: str
+
+
+JsonBatch = LogRecordsBatch | ActivityStreamBatch | EncryptedActivityBatch
 
 
 class DocumentError(ValueError):
@@ -82,7 +97,8 @@ def batches_from_json(document: object, location: str) -> list[JsonBatch]:
     if "events" in document:
         return _from_log_events_output(document["events"], location)
     if document.get("type") in (DECRYPTED_RECORD_TYPE, ENVELOPE_TYPE):
-        return [_activity_stream_batch(document, location)]
+        data = json.dumps(document).encode("utf-8")
+        return [_activity_stream_batch(document, data, None, location)]
     raise DocumentError(f"{location}: unrecognised JSON object; expected {EXPECTED_DOCUMENTS}")
 
 
@@ -112,23 +128,42 @@ def _from_log_batch(batch: LogBatch, location: str) -> list[JsonBatch]:
 
 
 def _from_kinesis_event(kinesis_records: object, location: str) -> list[JsonBatch]:
-    """A Lambda Kinesis event whose records carry (gzip'd) CloudWatch Logs subscription payloads."""
+    """A Lambda Kinesis event or `aws kinesis get-records` output: each record's data, decoded."""
     if not isinstance(kinesis_records, list):
         raise DocumentError(f"{location}: Records is not an array; expected {EXPECTED_DOCUMENTS}")
     batches: list[JsonBatch] = []
     for index, kinesis_record in enumerate(kinesis_records):
         record_location = f"{location}[{index}]"
-        kinesis = kinesis_record.get("kinesis") if isinstance(kinesis_record, Mapping) else None
-        data = kinesis.get("data") if isinstance(kinesis, Mapping) else None
-        if not isinstance(data, str):
-            raise DocumentError(f"{record_location}: Records[{index}] has no kinesis.data string")
+        data, resource_id = _kinesis_data(kinesis_record)
+        if data is None:
+            raise DocumentError(
+                f"{record_location}: Records[{index}] has neither kinesis.data (Lambda event) "
+                "nor Data (get-records output) as a string"
+            )
         payload = _checked(partial(decode_base64, data), record_location)
-        batches.extend(_from_kinesis_payload(payload, record_location))
+        batches.extend(_from_kinesis_payload(payload, resource_id, record_location))
     return batches
 
 
-def _from_kinesis_payload(payload: bytes, location: str) -> list[JsonBatch]:
-    """One Kinesis record's bytes: refuse encrypted DAS envelopes and KPL aggregates, else CloudWatch."""
+def _kinesis_data(kinesis_record: object) -> tuple[str | None, str | None]:
+    """A record's base64 data and, for a Lambda event from an activity stream, the stream's resource id."""
+    if not isinstance(kinesis_record, Mapping):
+        return None, None
+    kinesis = kinesis_record.get("kinesis")
+    if isinstance(kinesis, Mapping):  # Lambda event: {"kinesis": {"data"}, "eventSourceARN"}
+        data = kinesis.get("data")
+        arn = kinesis_record.get("eventSourceARN")
+        try:
+            resource_id = resource_id_from_stream_arn(arn) if isinstance(arn, str) else None
+        except EnvelopeError:
+            resource_id = None  # not an aws-rds-das-… stream: the caller must name the resource
+        return (data if isinstance(data, str) else None), resource_id
+    data = kinesis_record.get("Data")  # get-records output: {"SequenceNumber", "Data", "PartitionKey"}
+    return (data if isinstance(data, str) else None), None
+
+
+def _from_kinesis_payload(payload: bytes, resource_id: str | None, location: str) -> list[JsonBatch]:
+    """One Kinesis record's bytes: an activity-stream record (encrypted or not), else CloudWatch Logs."""
     if payload.startswith(_KPL_MAGIC):
         raise DocumentError(f"{location}: KPL-aggregated Kinesis record (de-aggregate it first)")
     if payload.lstrip().startswith(b"{"):
@@ -137,19 +172,18 @@ def _from_kinesis_payload(payload: bytes, location: str) -> list[JsonBatch]:
         except (ValueError, RecursionError):
             peeked = None  # let the CloudWatch decoder report the JSON error
         if isinstance(peeked, dict) and peeked.get("type") in (DECRYPTED_RECORD_TYPE, ENVELOPE_TYPE):
-            return [_activity_stream_batch(peeked, location)]
+            return [_activity_stream_batch(peeked, payload, resource_id, location)]
     return _from_log_batch(_checked(lambda: decode_cloudwatch_payload(payload), location), location)
 
 
-def _activity_stream_batch(document: Mapping[str, object], location: str) -> ActivityStreamBatch:
-    """A decrypted record (or a doc-style envelope holding one); an encrypted envelope is refused."""
+def _activity_stream_batch(
+    document: Mapping[str, object], data: bytes, resource_id: str | None, location: str
+) -> ActivityStreamBatch | EncryptedActivityBatch:
+    """A decrypted record (or a doc-style envelope holding one), or an encrypted envelope's bytes."""
     if document.get("type") == ENVELOPE_TYPE and not isinstance(
         document.get("databaseActivityEvents"), Mapping
     ):
-        raise DocumentError(
-            f"{location}: encrypted activity-stream records need decryption with the stream's KMS key, "
-            "which replay does not do yet; pass the decrypted DatabaseActivityMonitoringRecord instead"
-        )
+        return EncryptedActivityBatch(data=data, resource_id=resource_id, location=location)
     return ActivityStreamBatch(record=document, location=location)
 
 

@@ -15,6 +15,7 @@ from parsers.json_documents import (
     EXPECTED_DOCUMENTS,
     ActivityStreamBatch,
     DocumentError,
+    EncryptedActivityBatch,
     LogRecordsBatch,
     batches_from_json,
 )
@@ -167,33 +168,81 @@ def test_kinesis_event_gives_one_batch_per_record() -> None:
     assert first.source is None
 
 
-@pytest.mark.parametrize(
-    "envelope",
-    [
-        (SAMPLES / "das-envelope-aurora-v1.1.json").read_bytes(),
-        (SAMPLES / "das-envelope-rds-v1.3.json").read_bytes(),
-        b"{" + (SAMPLES / "das-envelope-rds-v1.4.fragment.txt").read_bytes() + b"}",
-    ],
-    ids=["aurora v1.1", "rds v1.3", "rds v1.4 fragment in braces"],
-)
-def test_encrypted_das_in_kinesis_needs_decryption(envelope: bytes) -> None:
-    """GIVEN a Kinesis event whose record is a DAS envelope WHEN recognised
-    THEN DocumentError saying encrypted activity-stream records need decryption."""
+V14_FRAGMENT = (SAMPLES / "das-envelope-rds-v1.4.fragment.txt").read_bytes()
+ENVELOPES = {
+    "aurora v1.1": (SAMPLES / "das-envelope-aurora-v1.1.json").read_bytes(),
+    "rds v1.3": (SAMPLES / "das-envelope-rds-v1.3.json").read_bytes(),
+    "rds v1.4 fragment in braces": b"{" + V14_FRAGMENT + b"}",
+}
+DAS_STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-cluster-ABCD123456"
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES.values(), ids=ENVELOPES.keys())
+def test_encrypted_das_in_kinesis_is_an_encrypted_batch(envelope: bytes) -> None:
+    """GIVEN a Kinesis event whose second record is a DAS envelope (no eventSourceARN) WHEN recognised
+    THEN an EncryptedActivityBatch of the record's exact bytes, its resource id left to the caller."""
     cloudwatch = gzip.compress(json.dumps(rds_subscription([AURORA_LINE])).encode())
 
-    with pytest.raises(DocumentError) as caught:
-        batches_from_json(kinesis_event(cloudwatch, envelope), "das.json")
+    batches = batches_from_json(kinesis_event(cloudwatch, envelope), "das.json")
 
-    assert str(caught.value) == (
-        "das.json[1]: encrypted activity-stream records need decryption with the stream's KMS key, "
-        "which replay does not do yet; pass the decrypted DatabaseActivityMonitoringRecord instead"
-    )
+    assert [type(b).__name__ for b in batches] == ["LogRecordsBatch", "EncryptedActivityBatch"]
+    assert batches[1] == EncryptedActivityBatch(data=envelope, resource_id=None, location="das.json[1]")
 
 
-def test_encrypted_das_envelope_document_needs_decryption() -> None:
-    """GIVEN the envelope itself as a document WHEN recognised THEN the same DocumentError."""
-    with pytest.raises(DocumentError, match=r"^env\.json: encrypted activity-stream records need decryption"):
-        batches_from_json(load("das-envelope-aurora-v1.1.json"), "env.json")
+@pytest.mark.parametrize(
+    ("arn", "resource_id"),
+    [
+        (DAS_STREAM_ARN, "cluster-ABCD123456"),
+        (f"{DAS_STREAM_ARN}/consumer/replay:1714557600", "cluster-ABCD123456"),
+        ("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-db-EFGH7890", "db-EFGH7890"),
+        ("arn:aws:kinesis:us-east-1:123456789012:stream/copied-das-records", None),
+        (42, None),
+    ],
+    ids=["cluster stream", "fan-out consumer", "instance stream", "other stream", "not text"],
+)
+def test_lambda_event_stream_arn_names_the_resource(arn: object, resource_id: str | None) -> None:
+    """GIVEN a Lambda Kinesis event record with an eventSourceARN WHEN recognised
+    THEN the resource id of an aws-rds-das-<id> stream is kept with the batch; any other ARN gives None."""
+    envelope = ENVELOPES["aurora v1.1"]
+    event = kinesis_event(envelope)
+    event["Records"][0]["eventSourceARN"] = arn  # type: ignore[index]
+
+    assert batches_from_json(event, "e.json") == [EncryptedActivityBatch(envelope, resource_id, "e.json[0]")]
+
+
+def test_get_records_output_gives_its_records_in_order() -> None:
+    """GIVEN `aws kinesis get-records` output holding a DAS envelope and a CloudWatch Logs payload
+    WHEN recognised THEN an EncryptedActivityBatch (no resource id) then the log batch, by record index."""
+    envelope = ENVELOPES["rds v1.3"]
+    cloudwatch = gzip.compress(json.dumps(rds_subscription([AURORA_LINE])).encode())
+    output = {
+        "Records": [
+            {
+                "SequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+                "ApproximateArrivalTimestamp": 1714557600.123,
+                "Data": base64.b64encode(payload).decode("ascii"),
+                "PartitionKey": "das-partition-0",
+            }
+            for payload in (envelope, cloudwatch)
+        ],
+        "NextShardIterator": "AAAAAAAAAAH",
+        "MillisBehindLatest": 0,
+    }
+
+    batches = batches_from_json(output, "get-records.json")
+
+    assert batches[0] == EncryptedActivityBatch(envelope, None, "get-records.json[0]")
+    assert isinstance(batches[1], LogRecordsBatch)
+    assert batches[1].records[0].text == AURORA_LINE
+
+
+def test_encrypted_das_envelope_document_is_an_encrypted_batch() -> None:
+    """GIVEN the envelope itself as a document WHEN recognised THEN an EncryptedActivityBatch of its JSON."""
+    document = load("das-envelope-aurora-v1.1.json")
+
+    batches = batches_from_json(document, "env.json")
+
+    assert batches == [EncryptedActivityBatch(json.dumps(document).encode("utf-8"), None, "env.json")]
 
 
 def test_decrypted_das_record_in_kinesis_is_accepted() -> None:
@@ -329,7 +378,11 @@ def test_list_of_documents_keeps_order_and_indexes_locations() -> None:
         ({"type": "Something"}, f"f.json: unrecognised JSON object; expected {EXPECTED_DOCUMENTS}"),
         ({"awslogs": "x"}, "f.json: awslogs has no data string"),
         ({"Records": {}}, f"f.json: Records is not an array; expected {EXPECTED_DOCUMENTS}"),
-        ({"Records": [{"body": "sqs"}]}, "f.json[0]: Records[0] has no kinesis.data string"),
+        (
+            {"Records": [{"body": "sqs"}]},
+            "f.json[0]: Records[0] has neither kinesis.data (Lambda event) nor Data (get-records output) "
+            "as a string",
+        ),
         ({"events": "x"}, f"f.json: events is not an array; expected {EXPECTED_DOCUMENTS}"),
         ({"events": [1]}, "f.json: events[0] is not an object (got number)"),
         ({"events": [{"timestamp": 1}]}, "f.json: events[0] has no message string"),
