@@ -50,6 +50,9 @@ def redacted(event: AuditEvent) -> AuditEvent:
     return dataclasses.replace(event, statement=statement, raw="")
 
 
+ALERT_OBJECTS_KEPT = 20
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """What is delivered: the first finding of a group plus how many matched within the window."""
@@ -58,8 +61,32 @@ class Alert:
     count: int
     first_seen: datetime
     last_seen: datetime
+    latest: Finding | None = None  # the most recent finding folded in (None: only the first)
+    objects: tuple[str, ...] = ()  # every object the folded findings named, first seen first
 
     @property
     def rule_id(self) -> str:
         """The rule that fired."""
         return self.first.rule_id
+
+    @property
+    def title(self) -> str:
+        """The headline: for login bursts the latest title (how far it went), else the first one's.
+
+        Statement alerts keep the first title and list every object they folded in `objects`.
+        """
+        if self.latest is None or self.objects:
+            return self.first.title
+        return self.latest.title
+
+    def folding(self, finding: Finding) -> Alert:
+        """This alert with one more finding counted into it."""
+        objects = tuple(dict.fromkeys((*self.objects, *finding.objects)))[:ALERT_OBJECTS_KEPT]
+        last_seen = max(self.last_seen, finding.event.time)
+        return Alert(self.first, self.count + 1, self.first_seen, last_seen, finding, objects)
+
+    @classmethod
+    def opened_by(cls, finding: Finding) -> Alert:
+        """A new alert whose first finding is `finding`."""
+        at = finding.event.time
+        return cls(finding, 1, at, at, None, finding.objects[:ALERT_OBJECTS_KEPT])

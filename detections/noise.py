@@ -20,10 +20,10 @@ def collapse(findings: Iterable[Finding], window: timedelta = DEFAULT_SUPPRESSIO
         current = open_alerts.get(key)
         at = finding.event.time
         if current is not None and at < current.first_seen + window:
-            open_alerts[key] = Alert(current.first, current.count + 1, current.first_seen, at)
+            open_alerts[key] = current.folding(finding)
             continue
         if current is not None:
             closed.append(current)
-        open_alerts[key] = Alert(finding, 1, at, at)
+        open_alerts[key] = Alert.opened_by(finding)
     closed.extend(open_alerts.values())
     return sorted(closed, key=lambda a: (a.first_seen, a.rule_id))

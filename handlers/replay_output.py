@@ -51,6 +51,8 @@ def finding_record(finding: Finding, count: int = 1) -> dict[str, object]:
 def alert_record(alert: Alert) -> dict[str, object]:
     """The JSON object of one alert (default `--json`)."""
     record = finding_record(alert.first, alert.count)
+    record["title"] = alert.title
+    record["objects"] = list(alert.objects)
     record["first_seen"] = _iso(alert.first_seen)
     record["last_seen"] = _iso(alert.last_seen)
     record["channels"] = list(alert.first.channels)
@@ -77,7 +79,7 @@ def alert_table(alerts: list[Alert]) -> list[str]:
         when = alert.first_seen.strftime("%Y-%m-%d %H:%M:%S")
         lines.append(
             f"{when:20} {alert.first.severity.value:8} {alert.rule_id:20} {alert.count:>5}  "
-            f"{_clean(alert.first.title)}"
+            f"{_clean(alert.title)}"
         )
         statement = _shorten(alert.first.event.statement, 160)
         if statement:

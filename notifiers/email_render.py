@@ -46,8 +46,9 @@ def render_email(outgoing: OutgoingAlert, *, max_message_bytes: int = MAX_MESSAG
 def render_subject(alert: Alert) -> str:
     """'[SEVERITY] title ×count' on one line, controls stripped, fewer than 100 characters."""
     finding = alert.first
-    title = clean_line(finding.title) or finding.rule_id
-    times = f" ×{alert.count}" if alert.count > 1 else ""
+    title = clean_line(alert.title) or finding.rule_id
+    # Threshold rules say their own count in the title ("22 failed logins"); "×18 matches" would muddle it.
+    times = f" ×{alert.count}" if alert.count > 1 and not _measured(alert) else ""
     subject = clean_line(f"[{finding.severity.value.upper()}] {title}{times}")
     # Counted in UTF-16 code units as well, in case SNS measures like Java's String.length() (UNVERIFIED).
     limit = MAX_SUBJECT_CHARS
@@ -110,7 +111,7 @@ def _facts(outgoing: OutgoingAlert) -> str:
     alert = outgoing.alert
     finding = alert.first
     event = finding.event
-    lines = [clean_line(finding.title) or finding.rule_id, ""]
+    lines = [clean_line(alert.title) or finding.rule_id, ""]
     rows: list[tuple[str, str]] = [
         ("Severity", f"{finding.severity.value.upper()} (rule {clean_line(finding.rule_id)})"),
         ("User", event.user or "unknown"),
@@ -119,6 +120,7 @@ def _facts(outgoing: OutgoingAlert) -> str:
         ("Instance", event.server_host),
         ("Database", event.database),
         ("Object", event.object),
+        ("Objects", ", ".join(alert.objects) if len(alert.objects) > 1 else ""),
         ("First seen", _timestamp(alert.first_seen)),
         ("Last seen", _timestamp(alert.last_seen)),
         ("Count", _count(alert)),
@@ -129,7 +131,8 @@ def _facts(outgoing: OutgoingAlert) -> str:
         ("Log group", event.log_group),
         ("Log stream", event.log_stream),
     ]
-    rows.extend((key.replace("_", " ").capitalize(), value) for key, value in finding.context)
+    latest = alert.latest or finding
+    rows.extend((key.replace("_", " ").capitalize(), value) for key, value in latest.context)
     lines.extend(_row(label, value) for label, value in rows if value)
     return "\n".join(lines)
 
@@ -170,11 +173,20 @@ def _raw_events_link(outgoing: OutgoingAlert) -> str:
 
 def _count(alert: Alert) -> str:
     """'25 failed logins between … and … UTC', or '1 failed login at … UTC'."""
-    noun = _noun(alert.first.event.action, alert.count)
+    noun = (
+        ("match" if alert.count == 1 else "matches")
+        if _measured(alert)
+        else _noun(alert.first.event.action, alert.count)
+    )
     if alert.count == 1 or alert.first_seen == alert.last_seen:
         return f"{alert.count} {noun} at {_timestamp(alert.first_seen)}"
     first = _timestamp(alert.first_seen).removesuffix(" UTC")
     return f"{alert.count} {noun} between {first} and {_timestamp(alert.last_seen)}"
+
+
+def _measured(alert: Alert) -> bool:
+    """Whether the rule reports its own measurement (threshold rules' `*_in_window` context)."""
+    return any(key.endswith("_in_window") for key, _ in (alert.latest or alert.first).context)
 
 
 def _suppressed(outgoing: OutgoingAlert) -> str:

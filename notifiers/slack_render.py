@@ -42,7 +42,7 @@ def render_blocks(outgoing: OutgoingAlert) -> list[dict[str, Any]]:
     """Header, a section of facts, the SQL code block (when there is a statement) and a context line."""
     alert = outgoing.alert
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(alert.first.title or alert.rule_id, HEADER_LIMIT)},
+        {"type": "header", "text": _plain(alert.title or alert.rule_id, HEADER_LIMIT)},
         {"type": "section", "fields": [_plain(text, FIELD_LIMIT) for text in _facts(outgoing)][:MAX_FIELDS]},
     ]
     statement = alert.first.event.statement
@@ -57,7 +57,7 @@ def render_fallback_text(outgoing: OutgoingAlert) -> str:
     """The notification text: severity, title, who, from where, on what, when, how many; escaped."""
     alert = outgoing.alert
     event = alert.first.event
-    title = _fallback_value(alert.first.title or alert.rule_id, HEADER_LIMIT)
+    title = _fallback_value(alert.title or alert.rule_id, HEADER_LIMIT)
     details = [
         f"{label} {_fallback_value(value, FALLBACK_VALUE_LIMIT)}"
         for label, value in (
@@ -76,6 +76,7 @@ def _facts(outgoing: OutgoingAlert) -> list[str]:
     """The section's fields as 'Label: value' lines (values still raw)."""
     alert = outgoing.alert
     event = alert.first.event
+    objects = [f"Objects: {', '.join(alert.objects)}"] if len(alert.objects) > 1 else []
     return [
         f"Severity: {alert.first.severity.value.upper()}",
         f"Rule: {alert.rule_id}",
@@ -86,6 +87,7 @@ def _facts(outgoing: OutgoingAlert) -> list[str]:
         f"When (UTC): {_when(alert.first_seen, alert.last_seen)}",
         f"Count: {_count(outgoing)}",
         f"Attempt failed: {'yes' if alert.first.attempt_failed else 'no'}",
+        *objects,
     ]
 
 

@@ -43,3 +43,38 @@ def test_different_dedup_keys_are_separate_alerts_in_time_order() -> None:
     alerts = collapse(findings)
     # THEN alice's alert comes first, bob's counts 2
     assert [(a.first.event.user, a.count) for a in alerts] == [("alice", 1), ("bob", 2)]
+
+
+def test_a_statement_alert_lists_every_object_its_findings_named() -> None:
+    # GIVEN three drops by one user, two naming the same table
+    event = failed_login(0)
+    drops = [
+        Finding(
+            "drop-table",
+            f"DROP TABLE {t} by app",
+            Severity.HIGH,
+            ("slack",),
+            "prod|app|h",
+            event,
+            objects=(t,),
+        )
+        for t in ("orders", "items", "orders")
+    ]
+    # WHEN collapsed into one alert
+    (alert,) = collapse(drops)
+    # THEN the title stays the first one's and the objects are all named once
+    assert (alert.title, alert.objects, alert.count) == ("DROP TABLE orders by app", ("orders", "items"), 3)
+
+
+def test_a_login_burst_alert_takes_the_latest_title() -> None:
+    # GIVEN brute-force findings whose titles carry a growing count
+    findings = [
+        Finding(
+            "brute-force", f"Brute force: {n} failed logins", Severity.HIGH, ("email",), "k", failed_login(n)
+        )
+        for n in (5, 6, 7)
+    ]
+    # WHEN collapsed
+    (alert,) = collapse(findings)
+    # THEN the headline says how far the burst went
+    assert alert.title == "Brute force: 7 failed logins"
