@@ -13,7 +13,7 @@ from handlers.activity_stream_batch import AGGREGATION_ERROR_KEY, process_activi
 from handlers.invocation import InvocationSummary, deadline_of, logger, metrics
 from handlers.quarantine import QuarantinedRecord, QuarantineError
 from handlers.runtime import Runtime, get_runtime
-from parsers.kinesis_records import KinesisRecordError, deaggregate_record, record_data, sub_sequence_number
+from parsers.kinesis_records import KinesisRecordError, deaggregate_each, record_data, sub_sequence_number
 
 
 class RecordRetryError(Exception):
@@ -22,14 +22,9 @@ class RecordRetryError(Exception):
 
 def _deaggregated(event: dict[str, Any], summary: InvocationSummary) -> list[dict[str, Any]]:
     """User records of the batch; an aggregate that cannot be split is kept whole, marked for quarantine."""
-    records: list[dict[str, Any]] = []
-    for parent in event.get("Records", []):
-        try:
-            records.extend(deaggregate_record(parent))
-        except KinesisRecordError as exc:
-            summary.invalid_payloads += 1
-            records.append({**parent, AGGREGATION_ERROR_KEY: str(exc)})
-    return records
+    records, unreadable = deaggregate_each(event.get("Records", []))
+    summary.invalid_payloads += len(unreadable)
+    return records + [{**parent, AGGREGATION_ERROR_KEY: str(exc)} for parent, exc in unreadable]
 
 
 def _quarantine(record: dict[str, Any], reason: str, runtime: Runtime) -> None:

@@ -14,7 +14,7 @@ from handlers.log_batches import process_log_batch
 from handlers.runtime import get_runtime
 from notifiers.delivery import RetryableDeliveryError
 from parsers.cloudwatch_logs import PayloadError, decode_cloudwatch_payload
-from parsers.kinesis_records import KinesisRecordError, deaggregate_record
+from parsers.kinesis_records import deaggregate_each
 
 
 @metrics.log_metrics
@@ -53,13 +53,11 @@ def kinesis_handler(event: dict[str, Any], context: LambdaContext) -> PartialIte
     runtime = get_runtime()
     summary = InvocationSummary()
     deadline = deadline_of(context)
-    records: list[dict[str, Any]] = []
-    for parent in event.get("Records", []):
-        try:
-            records.extend(deaggregate_record(parent))
-        except KinesisRecordError as exc:
-            summary.invalid_payloads += 1
-            logger.error("unreadable Kinesis aggregate acknowledged: %s", exc)
+    records, unreadable = deaggregate_each(event.get("Records", []))
+    for _parent, exc in unreadable:
+        # CloudWatch Logs never aggregates; an unreadable aggregate cannot become readable by retrying.
+        summary.invalid_payloads += 1
+        logger.error("unreadable Kinesis aggregate acknowledged: %s", exc)
 
     def handle(record: KinesisStreamRecord) -> None:
         """One record: a CloudWatch Logs payload; only retryable failures raise (→ batchItemFailures)."""

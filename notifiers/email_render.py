@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detections.finding import Alert
-from notifiers.links import default_query, logs_insights_url
+from notifiers.links import raw_events_url
 from notifiers.notifier import OutgoingAlert
 from parsers.event import STATEMENT_ACTIONS, Action
 
@@ -140,7 +140,7 @@ def _facts(outgoing: OutgoingAlert) -> str:
 def _footer(outgoing: OutgoingAlert) -> str:
     """The link to the raw events (when region and log group are known) and the alert id."""
     lines: list[str] = []
-    link = _raw_events_link(outgoing)
+    link = raw_events_url(outgoing)
     if link:
         lines.extend(["See the raw events (CloudWatch Logs Insights):", link, ""])
     lines.append(f"Alert id: {clean_line(outgoing.alert_id)}")
@@ -156,19 +156,6 @@ def _statement_block(alert: Alert) -> str:
     text = clean_block(event.statement).strip("\n")
     indented = "\n".join(_INDENT + line for line in text.split("\n"))
     return f"Statement (secrets redacted){cut}:\n{indented}"
-
-
-def _raw_events_link(outgoing: OutgoingAlert) -> str:
-    """A Logs Insights URL over the alert's time span (from the first folded match), or ''."""
-    alert = outgoing.alert
-    log_group = alert.first.event.log_group
-    if not outgoing.region or not log_group:
-        return ""
-    start = alert.first_seen
-    if outgoing.suppressed_before and outgoing.suppressed_since is not None:
-        start = min(start, outgoing.suppressed_since)
-    url = logs_insights_url(outgoing.region, log_group, start, alert.last_seen, default_query(alert))
-    return clean_line(url, limit=len(url))
 
 
 def _count(alert: Alert) -> str:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from detections.finding import Alert
 from detections.sql_tokens import TokenKind, tokenize
+from notifiers.notifier import OutgoingAlert
 from parsers.event import STATEMENT_ACTIONS
 
 # CloudWatch stamps events when they are ingested, a little after the database wrote them, and a
@@ -58,6 +59,18 @@ def default_query(alert: Alert) -> str:
         lines.append("| filter " + " and ".join(clauses))
     lines += ["| sort @timestamp asc", f"| limit {RESULT_LIMIT}"]
     return "\n".join(lines)
+
+
+def raw_events_url(outgoing: OutgoingAlert) -> str:
+    """The Logs Insights link over the alert's span (from the first folded match), or '' when unknown."""
+    alert = outgoing.alert
+    log_group = alert.first.event.log_group
+    if not outgoing.region or not log_group:
+        return ""
+    start = alert.first_seen
+    if outgoing.suppressed_before > 0 and outgoing.suppressed_since is not None:
+        start = min(start, outgoing.suppressed_since)
+    return logs_insights_url(outgoing.region, log_group, start, alert.last_seen, default_query(alert))
 
 
 def _term(value: str) -> str:

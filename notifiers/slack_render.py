@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from notifiers.links import default_query, logs_insights_url
+from notifiers.links import raw_events_url
 from notifiers.mrkdwn import code_block, escape, escape_truncated, neutralize_markers, single_line, truncate
 from notifiers.notifier import OutgoingAlert
 
@@ -102,22 +102,10 @@ def _context(outgoing: OutgoingAlert) -> list[dict[str, Any]]:
     if event.statement_truncated:
         texts.append("Statement cut by the database before logging")
     elements = [_plain(text, CONTEXT_ELEMENT_LIMIT) for text in texts]
-    url = _raw_events_url(outgoing)
+    url = raw_events_url(outgoing)
     if url:
         elements.append({"type": "mrkdwn", "text": f"<{escape(url)}|{LINK_LABEL}>"})
     return elements
-
-
-def _raw_events_url(outgoing: OutgoingAlert) -> str:
-    """The Logs Insights link over the alert's span (from the first folded match), or '' when unknown."""
-    alert = outgoing.alert
-    log_group = alert.first.event.log_group
-    if not outgoing.region or not log_group:
-        return ""
-    start = alert.first_seen
-    if outgoing.suppressed_before > 0 and outgoing.suppressed_since is not None:
-        start = min(start, outgoing.suppressed_since)
-    return logs_insights_url(outgoing.region, log_group, start, alert.last_seen, default_query(alert))
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:

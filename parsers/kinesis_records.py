@@ -82,6 +82,20 @@ def deaggregate(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [user_record for record in records for user_record in deaggregate_record(record)]
 
 
+def deaggregate_each(
+    records: Sequence[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], KinesisRecordError]]]:
+    """User records of every readable parent, and the parents that could not be split with why."""
+    user_records: list[dict[str, Any]] = []
+    unreadable: list[tuple[dict[str, Any], KinesisRecordError]] = []
+    for record in records:
+        try:
+            user_records.extend(deaggregate_record(record))
+        except KinesisRecordError as exc:
+            unreadable.append((record, exc))
+    return user_records, unreadable
+
+
 def deaggregate_record(record: dict[str, Any]) -> list[dict[str, Any]]:
     """One Lambda Kinesis record → its user records.
 
