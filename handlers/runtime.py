@@ -178,7 +178,9 @@ class Runtime:
         try:
             document = yaml.safe_load(str(text))
         except yaml.YAMLError as exc:
-            raise SettingsError(f"ALERTS_RULES={name!r}: the SSM parameter is not valid YAML") from exc
+            raise SettingsError(
+                f"ALERTS_RULES={name!r}: the SSM parameter is not valid YAML{_yaml_problem(exc)}"
+            ) from exc
         return parse_rules_document(document, f"ssm:{name}")
 
     @cached_property
@@ -252,6 +254,15 @@ class Runtime:
     def now() -> datetime:
         """The wall clock, for delivery records only (rules read event time)."""
         return datetime.now(UTC)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """': <problem> (line L, column C)' for a YAML syntax error, on one line; '' when PyYAML says nothing."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or not exc.problem:
+        return ""
+    mark = exc.problem_mark
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f": {' '.join(exc.problem.split())}{where}"
 
 
 _RUNTIME: Runtime | None = None
