@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -30,8 +30,9 @@ from detections.user_rules import RuleFile, load_rules_file, parse_rules_documen
 from handlers.quarantine import SqsQuarantine
 from handlers.settings import Settings, SettingsError
 from notifiers.delivery import Delivery
-from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
-from notifiers.slack import RetryPolicy, SlackNotifier
+from notifiers.notifier import Notifier
+from notifiers.slack import RetryPolicy
+from notifiers.slack_secret import SecretSlackNotifier
 from notifiers.sns import SnsNotifier
 from parsers.das_decrypt import ActivityStreamDecryptor, DataKeyCache
 
@@ -49,22 +50,6 @@ logger = logging.getLogger(__name__)
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_SUPPRESSION_MINUTES = 5.0
-
-
-class UnusableChannelNotifier:
-    """Stands in for a channel whose configuration failed, so every alert for it is a counted failure."""
-
-    def __init__(self, channel: str, reason: str) -> None:
-        """Remember why the channel cannot be used."""
-        self.channel = channel
-        self.reason = reason
-
-    def send(self, alerts: Sequence[OutgoingAlert], *, deadline: float | None = None) -> list[DeliveryResult]:
-        """Fail each alert, not retryable: a retry cannot fix configuration."""
-        return [
-            DeliveryResult(a.alert_id, self.channel, DeliveryError(self.reason, retryable=False))
-            for a in alerts
-        ]
 
 
 class Runtime:
@@ -207,25 +192,9 @@ class Runtime:
         return configured
 
     def _slack_notifier(self, secret_arn: str) -> Notifier:
-        """Slack from the secret (cached by Powertools); an unusable secret fails its alerts visibly."""
+        """Slack from the secret, read when alerts go out (Powertools caches it 5 minutes)."""
         provider = parameters.SecretsProvider(boto3_client=self.secrets)
-        try:
-            secret = provider.get(secret_arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
-        except parameters.exceptions.TransformParameterError:
-            reason = "the Slack secret is not JSON"
-        except parameters.exceptions.GetParameterError:
-            reason = "the Slack secret could not be read"
-        else:
-            try:
-                if not isinstance(secret, dict):
-                    raise ValueError("the Slack secret must be a JSON object")
-                return SlackNotifier.from_secret(
-                    {str(k): str(v) for k, v in secret.items()}, policy=self._slack_policy
-                )
-            except ValueError as exc:
-                reason = str(exc)
-        logger.error("Slack is configured but unusable: %s (%s)", reason, secret_arn)
-        return UnusableChannelNotifier("slack", reason)
+        return SecretSlackNotifier(secret_arn, provider, policy=self._slack_policy)
 
     @cached_property
     def delivery(self) -> Delivery:

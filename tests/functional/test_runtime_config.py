@@ -275,7 +275,12 @@ BROKEN_SECRETS = [
         "the Slack secret is missing 'webhook_url' (or 'token' and 'channel')",
         "wr0ngKeyS3cretValue",
     ),
-    BrokenSecret("arn-of-no-secret", None, "the Slack secret could not be read", "lambdaWebh00kT0ken"),
+    BrokenSecret(
+        "arn-of-no-secret",
+        None,
+        "the Slack secret could not be read (ResourceNotFoundException)",
+        "lambdaWebh00kT0ken",
+    ),
 ]
 
 
