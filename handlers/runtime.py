@@ -26,15 +26,12 @@ from detections.suppression import (
     InMemorySuppressionStore,
     SuppressionStore,
 )
-from detections.user_rules import RuleFile, load_rules_file, parse_rules_document
-from handlers.quarantine import SqsQuarantine
 from handlers.settings import Settings, SettingsError
 from notifiers.delivery import Delivery
 from notifiers.notifier import Notifier
 from notifiers.slack import RetryPolicy
 from notifiers.slack_secret import SecretSlackNotifier
 from notifiers.sns import SnsNotifier
-from parsers.das_decrypt import ActivityStreamDecryptor, DataKeyCache
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +40,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
+
+    from detections.user_rules import RuleFile
+    from handlers.quarantine import SqsQuarantine
+    from parsers.das_decrypt import ActivityStreamDecryptor
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,10 @@ class Runtime:
         name = self.settings.rules
         if name is None:
             return None
-        root = Path(os.environ.get("LAMBDA_TASK_ROOT", "."))
+        # Imported here: jsonschema and the rule schema cost cold start to functions without user rules.
+        from detections.user_rules import load_rules_file, parse_rules_document  # noqa: PLC0415
+
+        root = Path(self.settings.task_root or ".")
         for candidate in (Path(name), root / name):
             if candidate.is_file():
                 return load_rules_file(candidate)
@@ -210,12 +214,17 @@ class Runtime:
     @cached_property
     def decryptor(self) -> ActivityStreamDecryptor:
         """Activity-stream decryption with a per-container data-key cache (KMS once per data key)."""
+        # Imported here: the Encryption SDK and cryptography cost cold start to the CloudWatch functions.
+        from parsers.das_decrypt import ActivityStreamDecryptor, DataKeyCache  # noqa: PLC0415
+
         cache = DataKeyCache(self.kms, ttl_seconds=self.settings.data_key_ttl_seconds)
         return ActivityStreamDecryptor(cache)
 
     @cached_property
     def quarantine(self) -> SqsQuarantine | None:
         """The quarantine queue for poison records, when configured."""
+        from handlers.quarantine import SqsQuarantine  # noqa: PLC0415 - only the Activity Stream function needs it
+
         url = self.settings.quarantine_queue_url
         return SqsQuarantine(url, self.sqs) if url else None
 

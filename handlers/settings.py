@@ -35,6 +35,7 @@ class Settings:
     quarantine_queue_url: str | None = None
     data_key_ttl_seconds: float = 300.0
     region: str = ""
+    task_root: str = ""  # LAMBDA_TASK_ROOT: where files bundled with the function live
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -49,6 +50,7 @@ class Settings:
             quarantine_queue_url=_optional(env, ENV_QUARANTINE_QUEUE, must_start="http"),
             data_key_ttl_seconds=_positive(env, ENV_DATA_KEY_TTL, 300.0) or 300.0,
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+            task_root=env.get("LAMBDA_TASK_ROOT", ""),
         )
 
 

@@ -18,19 +18,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.integration.mariadb_server import MariaDbServer  # noqa: E402
+from tests.integration.postgres_server import PGAUDIT_LOG_CLASSES, RDS_LOG_LINE_PREFIX, PostgresServer  # noqa: E402
 from tests.integration.scenario import (  # noqa: E402
     MARIADB_SCENARIO,
     POSTGRES_SCENARIO,
     ScenarioError,
     run_scenario,
 )
-from tests.integration.servers import (  # noqa: E402
-    PGAUDIT_LOG_CLASSES,
-    RDS_LOG_LINE_PREFIX,
-    MariaDbServer,
-    PostgresServer,
-    ServerError,
-)
+from tests.integration.server_process import ServerError  # noqa: E402
 
 
 def first_line_of(command: list[str]) -> str:

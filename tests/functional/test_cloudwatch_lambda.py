@@ -151,7 +151,8 @@ def test_real_server_logs_give_counted_collapsed_emails_and_drop_table_slack_mes
     }
     *fields, objects = message["blocks"][1]["fields"]
     # every table the folded drops named, not only the first one's
-    assert objects["text"].startswith("Objects: ") and "t_in_proc" in objects["text"]
+    assert objects["text"].startswith("Objects: ")
+    assert "t_in_proc" in objects["text"]
     assert fields == [
         {"type": "plain_text", "text": text, "emoji": False}
         for text in (

@@ -28,6 +28,7 @@ from notifiers.notifier import DeliveryResult, OutgoingAlert
 from notifiers.sns import SnsNotifier, SnsPublishError, batch_entry_id
 from parsers.event import Action
 from tests.factories import failed_login, make_event
+from tests.functional.fake_aws import use_fake_aws_credentials
 
 REGION = "us-east-1"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:audit-alerts"
@@ -36,15 +37,7 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:audit-alerts"
 @pytest.fixture(autouse=True)
 def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials and region, so no test can reach or sign for a real account."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_SECURITY_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws_credentials(monkeypatch, REGION)
 
 
 @dataclass

@@ -9,8 +9,10 @@ from typing import TypeVar
 
 import pytest
 
+from .mariadb_server import find_mariadb
+from .postgres_server import find_postgres
 from .scenario import capture_mariadb_log, capture_postgres_log
-from .servers import ServerNotInstalledError, find_mariadb, find_postgres
+from .server_process import ServerNotInstalledError
 
 Install = TypeVar("Install")
 

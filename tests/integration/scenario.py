@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .servers import ClientResult, MariaDbInstall, MariaDbServer, PostgresInstall, PostgresServer
+from .mariadb_server import MariaDbInstall, MariaDbServer
+from .postgres_server import PostgresInstall, PostgresServer
+from .server_process import ClientResult
 
 # Distinctive passwords: no output of ours may ever contain one (the lead asserts that on replay output).
 APP_PASSWORD = "S3cr3t-app!"

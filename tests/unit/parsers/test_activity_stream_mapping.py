@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from parsers.activity_stream import parse_activity_stream_record
-from parsers.event import Action, AuditEvent
+from parsers.event import Action
+from tests.unit.parsers.activity_stream_records import (
+    MYSQL_CONNECT,
+    PG_CONNECT,
+    parse_one,
+    record_of,
+    sample_item,
+)
 
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
-
-
-def sample_item(name: str) -> dict[str, object]:
-    """The single activity event of a stored decrypted-record sample."""
-    document = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
-    record = document.get("databaseActivityEvents", document)
-    item: dict[str, object] = record["databaseActivityEventList"][0]
-    return item
-
-
-MYSQL_CONNECT = sample_item("das-aurora-mysql-connect.json")
-PG_CONNECT = sample_item("das-aurora-postgresql-connect.json")
 SQLSERVER_LOGIN_FAILED = sample_item("das-sqlserver-login-failed.fixed.json")
-
-
-def record_of(
-    *items: object, cluster_id: object = "cluster-ABC", instance_id: object = "db-DEF"
-) -> dict[str, object]:
-    """A decrypted record holding the given items."""
-    return {
-        "type": "DatabaseActivityMonitoringRecord",
-        "clusterId": cluster_id,
-        "instanceId": instance_id,
-        "databaseActivityEventList": list(items),
-    }
-
-
-def parse_one(item: dict[str, object]) -> AuditEvent:
-    """Parse a record holding one item and return its one event."""
-    results = list(parse_activity_stream_record(record_of(item), "loc"))
-    assert len(results) == 1
-    assert isinstance(results[0], AuditEvent)
-    return results[0]
 
 
 # (case, base item, overrides, expected (action, status, error_message, statement))

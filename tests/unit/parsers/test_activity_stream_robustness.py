@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,41 +11,7 @@ from hypothesis import strategies as st
 
 from parsers.activity_stream import parse_activity_stream_record
 from parsers.event import AuditEvent, ParseFailure
-
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
-
-
-def sample_item(name: str) -> dict[str, object]:
-    """The single activity event of a stored decrypted-record sample."""
-    document = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
-    record = document.get("databaseActivityEvents", document)
-    item: dict[str, object] = record["databaseActivityEventList"][0]
-    return item
-
-
-MYSQL_CONNECT = sample_item("das-aurora-mysql-connect.json")
-PG_CONNECT = sample_item("das-aurora-postgresql-connect.json")
-
-
-def record_of(
-    *items: object, cluster_id: object = "cluster-ABC", instance_id: object = "db-DEF"
-) -> dict[str, object]:
-    """A decrypted record holding the given items."""
-    return {
-        "type": "DatabaseActivityMonitoringRecord",
-        "clusterId": cluster_id,
-        "instanceId": instance_id,
-        "databaseActivityEventList": list(items),
-    }
-
-
-def parse_one(item: dict[str, object]) -> AuditEvent:
-    """Parse a record holding one item and return its one event."""
-    results = list(parse_activity_stream_record(record_of(item), "loc"))
-    assert len(results) == 1
-    assert isinstance(results[0], AuditEvent)
-    return results[0]
-
+from tests.unit.parsers.activity_stream_records import MYSQL_CONNECT, PG_CONNECT, parse_one, record_of
 
 # (field, value as sent, normalised text) — FORMATS 4.7 pitfall 2.
 TYPE_DRIFT: list[tuple[str, object, str]] = [
