@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from detections.user_rules import RulesFileError
@@ -107,11 +109,53 @@ def build_parser() -> argparse.ArgumentParser:
         help="report progress on stderr (default: only for inputs over 20 MB)",
     )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
+    replay.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each unparsable record (location and reason) on stderr",
+    )
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     test = rules_commands.add_parser("test", help="run the inline test cases of a rules file")
     test.add_argument("file", metavar="FILE")
     return parser
+
+
+@contextmanager
+def _logging_to(err: TextIO, *, verbose: bool) -> Iterator[None]:
+    """Send log records to `err` while a command runs: errors only, or warnings too with --verbose."""
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("audit-alerts: %(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING if verbose else logging.ERROR)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(min(previous or logging.WARNING, handler.level))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Dispatch a parsed command line."""
+    if args.command == "replay":
+        options = ReplayOptions(
+            paths=args.paths,
+            forced_format=None if args.format == "auto" else Source(args.format),
+            rules_file=args.rules,
+            suppression_minutes=args.suppression_minutes,
+            findings_only=args.findings,
+            as_json=args.json,
+            rejects_file=args.rejects,
+            progress=args.progress,
+            kms_endpoint_url=args.endpoint_url,
+            resource_id=args.resource_id,
+        )
+        return run_replay(options, out, err)
+    return run_rules_test(args.file, out)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -124,21 +168,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         print(exc, file=err)
         return EXIT_USAGE
     try:
-        if args.command == "replay":
-            options = ReplayOptions(
-                paths=args.paths,
-                forced_format=None if args.format == "auto" else Source(args.format),
-                rules_file=args.rules,
-                suppression_minutes=args.suppression_minutes,
-                findings_only=args.findings,
-                as_json=args.json,
-                rejects_file=args.rejects,
-                progress=args.progress,
-                kms_endpoint_url=args.endpoint_url,
-                resource_id=args.resource_id,
-            )
-            return run_replay(options, out, err)
-        return run_rules_test(args.file, out)
+        with _logging_to(err, verbose=getattr(args, "verbose", False)):
+            return _run(args, out, err)
     except (InputError, RulesFileError) as exc:
         print(f"audit-alerts: error: {exc}", file=err)
         return EXIT_USAGE

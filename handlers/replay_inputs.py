@@ -108,31 +108,44 @@ def read_lines(source: InputFile) -> Iterator[RawRecord]:
         raise InputError(f"{source.display}: cannot read: {exc}") from exc
 
 
-def _json_documents(source: InputFile) -> Iterator[tuple[object, str]]:
-    """A file holding one JSON document or JSON lines, with each document's location."""
+def _json_documents(source: InputFile) -> Iterator[tuple[object, str] | ParseFailure]:
+    """A file's JSON document, or its JSON lines, with locations; what is not JSON becomes a failure."""
     try:
         with _open(source.path) as stream:
             data = stream.read().decode("utf-8", errors="replace")
     except (OSError, EOFError) as exc:
         raise InputError(f"{source.display}: cannot read: {exc}") from exc
     try:
-        yield json.loads(data), source.display
-        return
-    except json.JSONDecodeError:
-        pass
-    for number, line in enumerate(data.split("\n"), start=1):
-        if not line.strip():
-            continue
+        document = json.loads(data)
+    except json.JSONDecodeError as whole:
+        lines = [(n, line) for n, line in enumerate(data.split("\n"), start=1) if line.strip()]
         try:
-            yield json.loads(line), f"{source.display}:{number}"
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{source.display}:{number}: not valid JSON ({exc.msg})") from exc
+            json.loads(lines[0][1])
+        except (IndexError, json.JSONDecodeError):
+            # Neither one document nor JSON lines: the whole file is one unusable record.
+            reason = f"not valid JSON ({whole.msg} at line {whole.lineno} column {whole.colno})"
+            yield ParseFailure(source="json", reason=reason, raw=data, location=source.display)
+            return
+        for number, line in lines:
+            location = f"{source.display}:{number}"
+            try:
+                yield json.loads(line), location
+            except json.JSONDecodeError as exc:
+                yield ParseFailure(
+                    source="json", reason=f"not valid JSON ({exc.msg})", raw=line, location=location
+                )
+        return
+    yield document, source.display
 
 
 def _parse_text(
-    records: Iterable[RawRecord], origin: Origin, forced: Source | None, where: str
+    records: Iterable[RawRecord], origin: Origin, forced: Source | None, where: str, *, keep_raw: bool = False
 ) -> Iterator[ParseResult]:
-    """Parse text lines with the forced dialect or the sniffed one."""
+    """Parse text lines with the forced dialect or the sniffed one.
+
+    Lines in no known format are one failure for a file (it stays on disk), or one failure per
+    record with its text when `keep_raw` (records from a payload exist nowhere else).
+    """
     head: list[RawRecord] = []
     iterator = iter(records)
     source = forced
@@ -146,9 +159,12 @@ def _parse_text(
     if source is None:
         source = sniff_source(r.text for r in head)
     if source is None:
-        yield ParseFailure(
-            source="unknown", reason=f"no known audit log format in {where}", raw="", location=where
-        )
+        reason = "no known audit log format"
+        if keep_raw:
+            for record in chain(head, iterator):
+                yield ParseFailure("unknown", reason, record.text, record.location or where)
+        else:
+            yield ParseFailure(source="unknown", reason=reason, raw="", location=where)
         return
     yield from parser_for(source)(chain(head, iterator), origin)
 
@@ -162,18 +178,28 @@ def parse_input(
     if head[:1] not in (b"{", b"["):
         yield from _parse_text(read_lines(source), Origin(), forced, source.display)
         return
-    for document, location in _json_documents(source):
+    for item in _json_documents(source):
+        if isinstance(item, ParseFailure):
+            yield item
+            continue
+        document, location = item
         try:
             batches = batches_from_json(document, location)
         except DocumentError as exc:
-            raise InputError(f"{location}: {exc}") from exc
+            # One unusable document is bad input, not a bad run: count it, keep it, go on.
+            raw = json.dumps(document, ensure_ascii=False)
+            reason = str(exc).removeprefix(f"{location}: ")
+            yield ParseFailure(source="json", reason=reason, raw=raw, location=location)
+            continue
         for batch in batches:
             if isinstance(batch, ActivityStreamBatch):
                 yield from parse_activity_stream_record(batch.record, batch.location)
             elif isinstance(batch, EncryptedActivityBatch):
                 yield from _decrypted(batch, decryptor)
             else:
-                yield from _parse_text(batch.records, batch.origin, forced or batch.source, location)
+                yield from _parse_text(
+                    batch.records, batch.origin, forced or batch.source, location, keep_raw=True
+                )
 
 
 def _decrypted(batch: EncryptedActivityBatch, decryptor: ReplayDecryptor) -> Iterator[ParseResult]:
