@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,7 @@ def _wait_until(is_ready: Callable[[], bool], process: subprocess.Popen[bytes]) 
     raise TimeoutError
 
 
-class ServerProcess:
+class ServerProcess(ABC):
     """Shared lifecycle: bootstrap once, start on a free port (retrying a taken port), stop on exit."""
 
     name = ""
@@ -191,25 +192,29 @@ class ServerProcess:
                 break
         raise ServerStartError(f"{self.name} exited during startup\n{self._logs()}")
 
+    @abstractmethod
     def _bootstrap(self) -> None:
         """Create the data directory."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _spawn(self) -> subprocess.Popen[bytes]:
         """Start the server process on `self.port`."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _is_ready(self) -> bool:
         """Whether the server accepts connections, without connecting (a probe would be audited)."""
-        raise NotImplementedError
+        ...
 
     def _logs(self) -> str:
         """The tail of the server's own logs."""
         return log_tail(*self._log_files())
 
+    @abstractmethod
     def _log_files(self) -> tuple[Path, ...]:
         """The server's own logs, most useful last."""
-        raise NotImplementedError
+        ...
 
     def _collect_logs(self) -> None:
         """Copy logs that live outside `base_dir` into it after the server stopped."""
