@@ -216,5 +216,5 @@ class ServerProcess(ABC):
         """The server's own logs, most useful last."""
         ...
 
-    def _collect_logs(self) -> None:
+    def _collect_logs(self) -> None:  # noqa: B027 - optional hook; most servers log inside base_dir
         """Copy logs that live outside `base_dir` into it after the server stopped."""
