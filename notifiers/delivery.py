@@ -112,7 +112,7 @@ class Delivery:
                 report.unrouted[channel] += 1
                 if channel not in self._warned:
                     self._warned.add(channel)
-                    logger.info("channel %s is not configured; its alerts are skipped", channel)
+                    logger.warning("channel %s is not configured; its alerts are skipped", channel)
         return routed
 
     def deliver(

@@ -159,16 +159,16 @@ def _statement_block(alert: Alert) -> str:
 
 
 def _count(alert: Alert) -> str:
-    """'25 failed logins between … and … UTC', or '1 failed login at … UTC'."""
-    noun = (
-        ("match" if alert.count == 1 else "matches")
-        if _measured(alert)
-        else _noun(alert.first.event.action, alert.count)
-    )
+    """'25 failed logins between … and … UTC'; for threshold rules 'threshold met 18 times …'."""
+    if _measured(alert):
+        # The title and the "… in window" line give the measured count; this says how often it tripped.
+        what = "threshold met once" if alert.count == 1 else f"threshold met {alert.count} times"
+    else:
+        what = f"{alert.count} {_noun(alert.first.event.action, alert.count)}"
     if alert.count == 1 or alert.first_seen == alert.last_seen:
-        return f"{alert.count} {noun} at {_timestamp(alert.first_seen)}"
+        return f"{what} at {_timestamp(alert.first_seen)}"
     first = _timestamp(alert.first_seen).removesuffix(" UTC")
-    return f"{alert.count} {noun} between {first} and {_timestamp(alert.last_seen)}"
+    return f"{what} between {first} and {_timestamp(alert.last_seen)}"
 
 
 def _measured(alert: Alert) -> bool:

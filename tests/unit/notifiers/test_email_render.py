@@ -146,7 +146,7 @@ def test_suppressed_before_alert_says_how_many_more_since_when(
         rendered.subject == "[HIGH] Brute force: 25 failed logins for app from 10.0.0.5 on prod within 5 min"
     )  # the rule measures its own count: no "×25 matches" beside "25 failed logins"
     assert rendered.body.splitlines()[9:13] == [
-        "Count:       25 matches between 2024-05-01 10:00:00 and 2024-05-01 10:00:30 UTC",
+        "Count:       threshold met 25 times between 2024-05-01 10:00:00 and 2024-05-01 10:00:30 UTC",
         expected_line,
         "Attempt:     failed (1045)",
         "Source:      mysql_audit",
