@@ -184,7 +184,8 @@ def _drop(cursor: Cursor) -> Statement:
     cursor.i += 1
     if_exists = cursor.accept("IF", "EXISTS")
     read = account_name if kind is StatementKind.DROP_USER else qualified_name
-    return Statement(kind, tuple(name_list(cursor, read)), temporary=temporary, if_exists=if_exists)
+    names = tuple(name_list(cursor, read))
+    return Statement(kind, names, temporary=temporary, if_exists=if_exists, schema=word == "SCHEMA")
 
 
 def _truncate(cursor: Cursor) -> Statement:

@@ -38,6 +38,7 @@ class Statement:
     objects: tuple[str, ...] = ()
     temporary: bool = False  # DROP TEMPORARY TABLE (MySQL)
     if_exists: bool = False  # IF EXISTS (not IF NOT EXISTS)
+    schema: bool = False  # DROP_DATABASE written as DROP SCHEMA (a MySQL synonym); titles say so
     grant_all: bool = False  # GRANT/REVOKE ALL [PRIVILEGES]
     with_grant_option: bool = False  # WITH GRANT OPTION / WITH ADMIN OPTION / WITH ADMIN TRUE
     granted: tuple[str, ...] = ()  # privileges or role names granted/revoked (or IN ROLE …), lower-case

@@ -27,8 +27,11 @@ def statement_match(observation: Observation, what: str, objects: Sequence[str] 
         lead = subject if subject.split(" ", 1)[0].isupper() else f"{subject[0].lower()}{subject[1:]}"
         subject = f"Attempted {lead} (failed: {event.status or 'error'})"
     user = event.user or "unknown user"
+    dedup_key = f"{event.resource}|{event.user}|{event.client_host}"
+    if not event.succeeded:
+        dedup_key += "|failed"  # a failed attempt must never fold into an alert that says it succeeded
     return Match(
         title=f"{subject} by {user}{where(observation)}",
-        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        dedup_key=dedup_key,
         objects=tuple(dict.fromkeys(o for o in objects if o)),
     )

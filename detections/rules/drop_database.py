@@ -14,7 +14,9 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     drops = observation.statements_of(StatementKind.DROP_DATABASE)
     if not drops:
         return None
-    return statement_match(observation, "DROP DATABASE", [n for s in drops for n in s.objects])
+    # Say what was written; DROP SCHEMA is a MySQL synonym. A query mixing both is titled by its first drop.
+    what = "DROP SCHEMA" if drops[0].schema else "DROP DATABASE"
+    return statement_match(observation, what, [n for s in drops for n in s.objects])
 
 
 RULE = Rule(

@@ -95,11 +95,11 @@ def test_payloads_through_kinesis_give_the_same_alerts_as_the_lambda_subscriptio
         email.subject for email in emails
     ]
     headers = unique([message["blocks"][0]["text"]["text"] for message in world.slack_messages()])
-    assert len(headers) == 11
+    assert len(headers) == 13
     assert "DROP TABLE appdb.t_upper by admin_user on mariadb-prod" in headers
     [summary] = logs.summaries()
     assert (summary["records"], summary["control_messages"]) == (2, 1)
-    assert summary["alerts_sent"] == {"email": 11, "slack": 11}
+    assert summary["alerts_sent"] == {"email": 11, "slack": 13}
 
 
 def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_repeats_nothing(
@@ -129,7 +129,7 @@ def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_rep
         "[MEDIUM] Failed login for victim from 127.0.0.1 on mariadb-prod (1045) ×22",
     ]
     first_slack = [message["blocks"][0]["text"]["text"] for message in world.slack_messages()]
-    assert len(unique(first_slack)) == 2 + 12 + 1  # victim's two, PostgreSQL's twelve, the TRUNCATE
+    assert len(unique(first_slack)) == 2 + 14 + 1  # victim's two, PostgreSQL's fourteen, the TRUNCATE
     assert logs.summaries()[0]["retried_records"] == 1
 
     throttle.remove()
@@ -142,7 +142,7 @@ def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_rep
         subject for subject in emails if subject.find("on pg-prod") > 0
     ]
     assert unique([m["blocks"][0]["text"]["text"] for m in world.slack_messages()]) == sorted(first_slack)
-    assert logs.summaries()[1]["already_delivered"] == {"slack": 13}
+    assert logs.summaries()[1]["already_delivered"] == {"slack": 15}
 
 
 def test_unreadable_records_are_acknowledged_and_the_rest_is_delivered(

@@ -27,7 +27,7 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ("DROP INDEX i ON t", (S(K.OTHER_DDL),)),
     ("DROP MATERIALIZED VIEW m", (S(K.OTHER_DDL),)),
     ("DROP DATABASE shop", (S(K.DROP_DATABASE, ("shop",)),)),
-    ("DROP SCHEMA IF EXISTS x CASCADE", (S(K.DROP_DATABASE, ("x",), if_exists=True),)),
+    ("DROP SCHEMA IF EXISTS x CASCADE", (S(K.DROP_DATABASE, ("x",), if_exists=True, schema=True),)),
     ("DROP DATABASE x WITH (FORCE)", (S(K.DROP_DATABASE, ("x",)),)),
     ("DROP PREPARE s", (OTHER,)),
     # --- TRUNCATE
@@ -190,7 +190,7 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ("DO $$ BEGIN DROP TABLE t; END $$", (S(K.DROP_TABLE, ("t",)),)),
     (
         "DO LANGUAGE plpgsql 'BEGIN TRUNCATE t; DROP SCHEMA s; END'",
-        (S(K.TRUNCATE, ("t",)), S(K.DROP_DATABASE, ("s",))),
+        (S(K.TRUNCATE, ("t",)), S(K.DROP_DATABASE, ("s",), schema=True)),
     ),
     ("DO $$ BEGIN RAISE NOTICE 'drop table t'; END $$", (OTHER,)),
     ("DO LANGUAGE plpython3u $$ drop_table() $$", (OTHER,)),
@@ -254,6 +254,26 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
 def test_classify(sql: str, expected: tuple[Statement, ...]) -> None:
     """GIVEN a statement WHEN classified THEN kind and every extracted fact are exactly these."""
     assert classify(sql) == expected
+
+
+DROP_DATABASE_SCHEMA_CASES: list[tuple[str, bool]] = [
+    ("DROP DATABASE shop", False),
+    ("drop database if exists shop", False),
+    ("DROP SCHEMA shop", True),
+    ("drop schema if exists `legacy-shop`", True),
+    ("DROP SCHEMA IF EXISTS analytics CASCADE", True),
+    ("DROP /* why */ SCHEMA s", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "schema"), DROP_DATABASE_SCHEMA_CASES, ids=[c[0] for c in DROP_DATABASE_SCHEMA_CASES]
+)
+def test_drop_schema_is_marked(sql: str, schema: bool) -> None:
+    """GIVEN DROP DATABASE or DROP SCHEMA WHEN classified THEN DROP_DATABASE, `schema` says which."""
+    (statement,) = classify(sql)
+    assert statement.kind is K.DROP_DATABASE
+    assert statement.schema is schema
 
 
 def test_superuser_roles_are_lower_case_names() -> None:
