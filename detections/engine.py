@@ -88,6 +88,7 @@ class DetectionEngine:
                     event=redacted(observation.event),
                     context=match.context,
                     objects=match.objects,
+                    measured=match.measured,
                 )
             )
         return findings

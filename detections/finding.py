@@ -23,6 +23,7 @@ class Finding:
     event: AuditEvent
     context: tuple[tuple[str, str], ...] = ()
     objects: tuple[str, ...] = ()
+    measured: bool = False  # from a threshold rule, whose title states the measured count
 
     @property
     def attempt_failed(self) -> bool:

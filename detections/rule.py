@@ -30,6 +30,7 @@ class Match:
     dedup_key: str
     context: tuple[tuple[str, str], ...] = ()
     objects: tuple[str, ...] = ()  # tables, databases or accounts the match is about, as written
+    measured: bool = False  # a threshold rule: its title states the measured count itself
 
 
 @dataclass(frozen=True, slots=True)

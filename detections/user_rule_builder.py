@@ -74,6 +74,8 @@ class UserRuleEvaluator:
             title=self.title.render(event, count),
             dedup_key="|".join(field_value(event, name) for name in self.dedup_by),
             context=extra,
+            # Only a title that states the count measures it; otherwise the alert shows ×N itself.
+            measured=bool(extra) and "{count}" in self.title.template,
         )
 
     def _selects(self, observation: Observation) -> bool:

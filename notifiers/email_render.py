@@ -172,8 +172,8 @@ def _count(alert: Alert) -> str:
 
 
 def _measured(alert: Alert) -> bool:
-    """Whether the rule reports its own measurement (threshold rules' `*_in_window` context)."""
-    return any(key.endswith("_in_window") for key, _ in (alert.latest or alert.first).context)
+    """Whether the alert comes from a threshold rule, whose title states the measured count."""
+    return (alert.latest or alert.first).measured
 
 
 def _suppressed(outgoing: OutgoingAlert) -> str:

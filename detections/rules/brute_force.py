@@ -25,6 +25,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         title=f"Brute force: {failures} failed logins for {who(observation)}{where(observation)} "
         f"within {minutes} min",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        measured=True,
         context=(("failures_in_window", str(failures)),),
     )
 

@@ -32,6 +32,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     return Match(
         title=f"Login succeeded after {failures} failures: {who(observation)}{where(observation)}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        measured=True,
         context=(("failures_in_window", str(failures)),),
     )
 

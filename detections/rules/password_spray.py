@@ -23,6 +23,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     return Match(
         title=f"Password spray: failed logins for {users} different users from {host}{where(observation)}",
         dedup_key=f"{event.resource}|{event.client_host}",
+        measured=True,
         context=(("distinct_users_in_window", str(users)),),
     )
 

@@ -22,11 +22,14 @@ def make_alert(
     count: int = 1,
     span: timedelta = timedelta(0),
     context: tuple[tuple[str, str], ...] = (),
+    measured: bool = False,
     **event_fields: Any,
 ) -> Alert:
     """An alert of `count` matches over `span` from T0, its first event a failed login unless told."""
     event = failed_login(0, **event_fields) if "action" not in event_fields else make_event(0, **event_fields)
-    finding = Finding(rule_id, title, severity, ("email",), "prod|app|10.0.0.5", event, context)
+    finding = Finding(
+        rule_id, title, severity, ("email",), "prod|app|10.0.0.5", event, context, measured=measured
+    )
     return Alert(finding, count, event.time, event.time + span)
 
 

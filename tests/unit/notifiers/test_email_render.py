@@ -138,6 +138,7 @@ def test_suppressed_before_alert_says_how_many_more_since_when(
         count=25,
         span=timedelta(seconds=30),
         context=(("failures_in_window", "25"),),
+        measured=True,
     )
 
     rendered = render_email(OutgoingAlert("bf-1", alert, suppressed_before, suppressed_since))

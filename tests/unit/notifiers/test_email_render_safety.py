@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -202,3 +204,14 @@ def test_any_text_renders_within_limits_and_without_controls(
     assert not has_forbidden_subject_char(rendered.subject)
     assert len(rendered.body.encode("utf-8")) <= max_bytes
     assert not has_forbidden_body_char(rendered.body)
+
+
+def test_a_subject_keeps_its_count_unless_a_threshold_rule_measured_it() -> None:
+    """GIVEN the same collapsed alert from a plain rule and from a threshold rule
+    WHEN the subjects are rendered
+    THEN only the plain one adds ×N (the threshold rule's title already says how many)."""
+    plain = make_alert(count=3, span=timedelta(seconds=10))
+    measured = make_alert(count=3, span=timedelta(seconds=10), measured=True)
+
+    assert render_subject(plain).endswith(" ×3")
+    assert not render_subject(measured).endswith(" ×3")
