@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +32,15 @@ class Finding:
         return not self.event.succeeded
 
     @property
+    def folds_per_object(self) -> bool:
+        """Whether noise control folds this finding per object (statement rules that name what they hit).
+
+        A destroyed table or a created account must reach a person by name: only repeats on the same
+        objects fold. Threshold and login findings (no objects, or measured) fold per group key.
+        """
+        return bool(self.objects) and not self.measured
+
+    @property
     def group_key(self) -> str:
         """The key noise control groups repeats by: rule and the rule's dedup key."""
         return f"{self.rule_id}|{self.dedup_key}"
@@ -51,7 +61,7 @@ def redacted(event: AuditEvent) -> AuditEvent:
     return dataclasses.replace(event, statement=statement, raw="")
 
 
-ALERT_OBJECTS_KEPT = 20
+ALERT_STATEMENTS_SHOWN = 10  # distinct statements a message quotes; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +73,8 @@ class Alert:
     first_seen: datetime
     last_seen: datetime
     latest: Finding | None = None  # the most recent finding folded in (None: only the first)
-    objects: tuple[str, ...] = ()  # every object the folded findings named, first seen first
+    objects: tuple[str, ...] = ()  # every object the folded findings named, first seen first (all of them)
+    findings: tuple[Finding, ...] = ()  # the findings counted in, time order (empty: only `first` is known)
 
     @property
     def rule_id(self) -> str:
@@ -76,18 +87,42 @@ class Alert:
 
         Statement alerts keep the first title and list every object they folded in `objects`.
         """
-        if self.latest is None or self.objects:
+        if self.latest is None:
             return self.first.title
+        if self.objects:
+            extra = len(self.objects) - len(set(self.first.objects) & set(self.objects))
+            return f"{self.first.title} (+{extra} more)" if extra > 0 else self.first.title
         return self.latest.title
 
-    def folding(self, finding: Finding) -> Alert:
-        """This alert with one more finding counted into it."""
-        objects = tuple(dict.fromkeys((*self.objects, *finding.objects)))[:ALERT_OBJECTS_KEPT]
-        last_seen = max(self.last_seen, finding.event.time)
-        return Alert(self.first, self.count + 1, self.first_seen, last_seen, finding, objects)
+    def statements(self, limit: int = ALERT_STATEMENTS_SHOWN) -> tuple[tuple[str, ...], int]:
+        """The distinct (redacted) statements of the alert's findings, first first, and how many more."""
+        distinct = tuple(dict.fromkeys(f.event.statement for f in self.members if f.event.statement))
+        return distinct[:limit], max(0, len(distinct) - limit)
+
+    @property
+    def members(self) -> tuple[Finding, ...]:
+        """The findings this alert counts (just the first when it was built without them)."""
+        return self.findings or (self.first,)
 
     @classmethod
     def opened_by(cls, finding: Finding) -> Alert:
         """A new alert whose first finding is `finding`."""
-        at = finding.event.time
-        return cls(finding, 1, at, at, None, finding.objects[:ALERT_OBJECTS_KEPT])
+        return cls.of((finding,))
+
+    @classmethod
+    def of(cls, findings: Sequence[Finding]) -> Alert:
+        """One alert counting `findings` (time order, at least one): objects gathered once, in order."""
+        first = findings[0]
+        objects = tuple(dict.fromkeys(name for finding in findings for name in finding.objects))
+        last_seen = max(finding.event.time for finding in findings)
+        latest = findings[-1] if len(findings) > 1 else None
+        return cls(first, len(findings), first.event.time, last_seen, latest, objects, tuple(findings))
+
+    def object_firsts(self) -> dict[str, tuple[datetime, int]]:
+        """Each object the alert names → (first time a finding named it, how many findings named it)."""
+        seen: dict[str, tuple[datetime, int]] = {}
+        for finding in self.members:
+            for name in dict.fromkeys(finding.objects):
+                earliest, matches = seen.get(name, (finding.event.time, 0))
+                seen[name] = (min(earliest, finding.event.time), matches + 1)
+        return seen

@@ -56,6 +56,16 @@ def batch_alert_id(batch_id: str, group_key: str, ordinal: int) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
+def object_group_key(group_key: str, name: str) -> str:
+    """The suppression key of one object named by a statement alert's group."""
+    return f"{group_key}|object|{name}"
+
+
+def object_alert_id(identifier: str, name: str) -> str:
+    """The stable id under which an alert claims the window of one of its objects."""
+    return hashlib.sha256(f"{identifier}|{name}".encode()).hexdigest()[:32]
+
+
 @dataclass
 class Delivery:
     """Turns findings into sent alerts through the suppression store, the ledger and the notifiers."""
@@ -82,22 +92,57 @@ class Delivery:
             identifier = batch_alert_id(batch_id, key, ordinals[key]) if batch_id else alert_id(alert)
             ordinals[key] += 1
             try:
-                admission = self.suppression.admit(
-                    key, identifier, alert.first_seen, self.window, alert.count, identifier
-                )
+                admitted = self._admit_one(alert, identifier, report)
             except StateStoreError as exc:
                 # One unreadable window must not hold back the other alerts: this one fails on its channels.
                 for channel in alert.first.channels:
                     if channel in self.notifiers:
                         self._record_failure(DeliveryResult(identifier, channel, _state_error(exc)), report)
                 continue
-            if not admission.send:
-                report.suppressed += alert.count
-                continue
-            outgoing.append(
-                OutgoingAlert(identifier, alert, admission.folded_before, admission.folded_since, self.region)
-            )
+            if admitted is not None:
+                outgoing.append(admitted)
         return outgoing
+
+    def _admit_one(self, alert: Alert, identifier: str, report: DeliveryReport) -> OutgoingAlert | None:
+        """Let the suppression windows decide one alert: sent whole, narrowed to new objects, or folded."""
+        if alert.first.folds_per_object:
+            return self._admit_objects(alert, identifier, report)
+        key = alert.first.group_key
+        admission = self.suppression.admit(
+            key, identifier, alert.first_seen, self.window, alert.count, identifier
+        )
+        if not admission.send:
+            report.suppressed += alert.count
+            return None
+        return OutgoingAlert(identifier, alert, admission.folded_before, admission.folded_since, self.region)
+
+    def _admit_objects(self, alert: Alert, identifier: str, report: DeliveryReport) -> OutgoingAlert | None:
+        """One window per named object: an object not seen in its window goes out now, by name.
+
+        Only repeats of the same rule on the same object by the same user (and outcome) fold; the
+        findings naming at least one new object are delivered together, listing all their objects.
+        """
+        key = alert.first.group_key
+        fresh: set[str] = set()
+        folded_before = 0
+        folded_since: datetime | None = None
+        for name, (first_at, matches) in alert.object_firsts().items():
+            object_id = object_alert_id(identifier, name)
+            admission = self.suppression.admit(
+                object_group_key(key, name), object_id, first_at, self.window, matches, object_id
+            )
+            if not admission.send:
+                continue
+            fresh.add(name)
+            folded_before += admission.folded_before
+            if admission.folded_since is not None:
+                folded_since = min(folded_since or admission.folded_since, admission.folded_since)
+        delivered = [f for f in alert.members if not fresh.isdisjoint(f.objects)]
+        report.suppressed += alert.count - len(delivered)
+        if not delivered:
+            return None
+        narrowed = alert if len(delivered) == alert.count else Alert.of(delivered)
+        return OutgoingAlert(identifier, narrowed, folded_before, folded_since, self.region)
 
     def route(
         self, alerts: Sequence[OutgoingAlert], report: DeliveryReport

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from detections.finding import Alert
 from notifiers.links import raw_events_url
 from notifiers.notifier import OutgoingAlert
+from notifiers.object_list import MAX_LISTED_OBJECTS, object_list
 from parsers.event import STATEMENT_ACTIONS, Action
 
 # SNS Publish: Message "at most 256 KB in size (262,144 bytes, not 262,144 characters)";
@@ -20,6 +21,8 @@ ELLIPSIS = "…"
 
 # One-line fields (user, host, title …) are capped so that only the statement can make a body large.
 _MAX_FIELD_CHARS = 1_000
+_MAX_OBJECT_CHARS = 200  # one object name in the Objects line
+_MAX_OBJECTS_CHARS = MAX_LISTED_OBJECTS * (_MAX_OBJECT_CHARS + 2) + 20  # the whole line: 50 names + "+N more"
 _INDENT = "    "
 _LABEL_WIDTH = 13
 _ZWJ = "\u200d"
@@ -119,8 +122,8 @@ def _facts(outgoing: OutgoingAlert) -> str:
         ("Cluster", event.cluster or "unknown"),
         ("Instance", event.server_host),
         ("Database", event.database),
-        ("Object", event.object),
-        ("Objects", ", ".join(alert.objects) if len(alert.objects) > 1 else ""),
+        ("Object", event.object if event.object not in alert.objects else ""),
+        ("Objects", _objects(alert)),
         ("First seen", _timestamp(alert.first_seen)),
         ("Last seen", _timestamp(alert.last_seen)),
         ("Count", _count(alert)),
@@ -148,14 +151,20 @@ def _footer(outgoing: OutgoingAlert) -> str:
 
 
 def _statement_block(alert: Alert) -> str:
-    """The redacted statement, indented so its lines cannot pass for the alert's own; '' when none."""
-    event = alert.first.event
-    if not event.statement:
+    """Each distinct redacted statement (up to a limit), indented so none passes for the alert's own lines."""
+    statements, more = alert.statements()
+    if not statements:
         return ""
-    cut = " (cut by the database before logging)" if event.statement_truncated else ""
-    text = clean_block(event.statement).strip("\n")
-    indented = "\n".join(_INDENT + line for line in text.split("\n"))
-    return f"Statement (secrets redacted){cut}:\n{indented}"
+    cut = " (cut by the database before logging)" if alert.first.event.statement_truncated else ""
+    label = "Statement" if len(statements) == 1 and not more else "Statements"
+    blocks = []
+    for statement in statements:
+        text = clean_block(statement).strip("\n")
+        blocks.append("\n".join(_INDENT + line for line in text.split("\n")))
+    if more:
+        blocks.append(f"{_INDENT}(+{more} more statements)")
+    separator = "\n" + _INDENT + "--\n" if len(blocks) > 1 else "\n"
+    return f"{label} (secrets redacted){cut}:\n" + separator.join(blocks)
 
 
 def _count(alert: Alert) -> str:
@@ -217,8 +226,16 @@ def _host(host: str, port: str) -> str:
 
 
 def _row(label: str, value: str) -> str:
-    """One 'Label:     value' line, the value cleaned to a single line."""
-    return (label + ":").ljust(_LABEL_WIDTH - 1) + " " + clean_line(value)
+    """One 'Label:     value' line, the value cleaned to a single line (already cleaned when long)."""
+    cleaned = value if len(value) > _MAX_FIELD_CHARS else clean_line(value)
+    return (label + ":").ljust(_LABEL_WIDTH - 1) + " " + cleaned
+
+
+def _objects(alert: Alert) -> str:
+    """Every object the alert names (each cleaned), up to MAX_LISTED_OBJECTS, then '+N more'."""
+    return clean_line(
+        object_list([clean_line(name, _MAX_OBJECT_CHARS) for name in alert.objects]), _MAX_OBJECTS_CHARS
+    )
 
 
 def _join(head: str, statement: str, tail: str) -> str:

@@ -12,15 +12,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from notifiers.links import raw_events_url
-from notifiers.mrkdwn import code_block, escape, escape_truncated, neutralize_markers, single_line, truncate
+from notifiers.mrkdwn import (
+    code_block,
+    escape,
+    escape_truncated,
+    neutralize_markers,
+    single_line,
+    slack_length,
+    truncate,
+)
 from notifiers.notifier import OutgoingAlert
+from notifiers.object_list import object_list
 
 HEADER_LIMIT = 150  # Slack: header text ≤ 150 characters
 SECTION_TEXT_LIMIT = 3000  # Slack: section text ≤ 3000 characters
 MAX_FIELDS = 10  # Slack: ≤ 10 fields per section
 # Slack allows 2000 per field, but messages fail (msg_blocks_too_long) past roughly 12k characters of
-# block text in total: 9 fields × 500 + 3000 SQL + 150 header + 5 × 300 context stays under 10k.
+# block text in total: 9 fields × 500 + 2000 objects + 3000 SQL + 150 header + 5 × 300 context
+# stays under 12k.
 FIELD_LIMIT = 500
+OBJECTS_FIELD_LIMIT = 2000  # Slack's own field limit: the object list names up to 50 objects
 CONTEXT_ELEMENT_LIMIT = 300
 TEXT_LIMIT = 40_000  # Slack truncates `text` beyond 40,000 characters
 FALLBACK_VALUE_LIMIT = 200  # each datum in the notification text, so one huge value cannot drown it
@@ -43,11 +54,12 @@ def render_blocks(outgoing: OutgoingAlert) -> list[dict[str, Any]]:
     alert = outgoing.alert
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(alert.title or alert.rule_id, HEADER_LIMIT)},
-        {"type": "section", "fields": [_plain(text, FIELD_LIMIT) for text in _facts(outgoing)][:MAX_FIELDS]},
+        {"type": "section", "fields": [_field(text) for text in _facts(outgoing)][:MAX_FIELDS]},
     ]
-    statement = alert.first.event.statement
-    if statement:
-        sql = code_block(statement, SECTION_TEXT_LIMIT)
+    statements, more = alert.statements()
+    if statements:
+        shown = "\n\n".join(statements) + (f"\n\n-- (+{more} more statements)" if more else "")
+        sql = code_block(shown, SECTION_TEXT_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": sql}})
     blocks.append({"type": "context", "elements": _context(outgoing)})
     return blocks
@@ -76,10 +88,10 @@ def _facts(outgoing: OutgoingAlert) -> list[str]:
     """The section's fields as 'Label: value' lines (values still raw)."""
     alert = outgoing.alert
     event = alert.first.event
-    objects = [f"Objects: {', '.join(alert.objects)}"] if len(alert.objects) > 1 else []
     return [
         f"Severity: {alert.first.severity.value.upper()}",
         f"Rule: {alert.rule_id}",
+        *_objects(alert.objects),
         f"Cluster/instance: {event.resource or MISSING}",
         f"User: {event.user or MISSING}",
         f"Client host: {event.client_host or MISSING}",
@@ -87,8 +99,19 @@ def _facts(outgoing: OutgoingAlert) -> list[str]:
         f"When (UTC): {_when(alert.first_seen, alert.last_seen)}",
         f"Count: {_count(outgoing)}",
         f"Attempt failed: {'yes' if alert.first.attempt_failed else 'no'}",
-        *objects,
     ]
+
+
+def _objects(objects: tuple[str, ...]) -> list[str]:
+    """The 'Objects: a, b (+N more)' field, as many names as fit the field once escaped (none: no field)."""
+    if not objects:
+        return []
+
+    def fits(text: str) -> bool:
+        """Whether the field text fits Slack's field limit after escaping."""
+        return slack_length(escape(single_line(f"Objects: {text}"))) <= OBJECTS_FIELD_LIMIT
+
+    return [f"Objects: {object_list(objects, fits=fits)}"]
 
 
 def _context(outgoing: OutgoingAlert) -> list[dict[str, Any]]:
@@ -106,6 +129,11 @@ def _context(outgoing: OutgoingAlert) -> list[dict[str, Any]]:
     if url:
         elements.append({"type": "mrkdwn", "text": f"<{escape(url)}|{LINK_LABEL}>"})
     return elements
+
+
+def _field(text: str) -> dict[str, Any]:
+    """One fact as a plain_text field; the object list may use Slack's whole field length."""
+    return _plain(text, OBJECTS_FIELD_LIMIT if text.startswith("Objects: ") else FIELD_LIMIT)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:

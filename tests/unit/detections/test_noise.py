@@ -62,8 +62,28 @@ def test_a_statement_alert_lists_every_object_its_findings_named() -> None:
     ]
     # WHEN collapsed into one alert
     (alert,) = collapse(drops)
-    # THEN the title stays the first one's and the objects are all named once
-    assert (alert.title, alert.objects, alert.count) == ("DROP TABLE orders by app", ("orders", "items"), 3)
+    # THEN the title is the first one's, saying there is more, and the objects are all named once
+    assert (alert.title, alert.objects, alert.count) == (
+        "DROP TABLE orders by app (+1 more)",
+        ("orders", "items"),
+        3,
+    )
+    assert alert.object_firsts() == {"orders": (event.time, 2), "items": (event.time, 1)}
+    assert alert.statements() == ((), 0)  # the findings carry no statement text
+
+
+def test_a_statement_alert_keeps_every_object_however_many() -> None:
+    # GIVEN 5,000 drops by one user, one table each
+    event = failed_login(0)
+    drops = [
+        Finding("drop-table", f"DROP TABLE t{n}", Severity.HIGH, ("slack",), "k", event, objects=(f"t{n}",))
+        for n in range(5_000)
+    ]
+    # WHEN collapsed
+    (alert,) = collapse(drops)
+    # THEN none is dropped from the alert (renderers decide how many to show)
+    assert len(alert.objects) == 5_000
+    assert alert.objects[-1] == "t4999"
 
 
 def test_a_login_burst_alert_takes_the_latest_title() -> None:
