@@ -53,7 +53,8 @@ from handlers.settings import ENV_SLACK_SECRET, ENV_SNS_TOPIC, ENV_STATE_TABLE
 EXIT_USAGE = 2
 LOGS_FUNCTION = "aurora-audit-alerts-logs"
 DAS_FUNCTION = "aurora-audit-alerts-das"
-SCENARIO_AGE = timedelta(minutes=3)  # the scenario starts this long before now
+SCENARIO_AGE = timedelta(minutes=3)
+KEEP_PROMPT = "Press Ctrl-C to stop the emulator."  # the scenario starts this long before now
 
 
 def add_demo_parser(commands: Any) -> None:
@@ -300,7 +301,7 @@ def _keep(run: _Run) -> None:
     endpoint = run.emulator.endpoint
     aws = f"aws --endpoint-url {endpoint}"
     run.say()
-    run.say(f"The emulator keeps running at {endpoint} until Ctrl-C. Look around (any credentials work):")
+    run.say(f"The emulator stays up at {endpoint}. Look around (any credentials work):")
     run.say(f"  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION={REGION}")
     for group in LOG_STREAMS:
         run.say(f"  {aws} logs describe-subscription-filters --log-group-name {group}")
@@ -308,5 +309,6 @@ def _keep(run: _Run) -> None:
     run.say(f"  {aws} sns list-subscriptions-by-topic --topic-arn {run.resources.topic_arn}")
     run.say(f"  {aws} kinesis describe-stream-summary --stream-name {run.resources.das_stream}")
     run.say(f"  {aws} kms list-keys")
+    run.say(KEEP_PROMPT)
     while True:
         time.sleep(0.5)
