@@ -23,7 +23,7 @@ _LABELLED = re.compile(r"^(?P<label>[A-Za-z][A-Za-z /()]*?):\s+(?P<value>.*)$")
 _LEADING_NUMBER = re.compile(r"\s*(\d+)\b")
 _TIMES_MET = re.compile(r"\bmet (\d+) times\b")
 _SLACK_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
-RULE = "-" * 78
+RULE = "─" * 78
 
 
 @dataclass(frozen=True, slots=True)
