@@ -96,7 +96,8 @@ class _Run:
 def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the demo; the exit code."""
     try:
-        with sigterm_interrupts(), running_emulator() as emulator:
+        # No proxy, profile or session token of the user's shell may reach the loopback emulator.
+        with sigterm_interrupts(), handler_environment({}), running_emulator() as emulator:
             run = _prepare(emulator, out, err, as_json=args.json)
             _play(run)
             if args.keep:

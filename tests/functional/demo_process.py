@@ -36,19 +36,20 @@ def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "handlers.cli", "demo", *args]
 
 
-def demo_environment() -> dict[str, str]:
+def demo_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a user's shell, this tree first on the path, no AWS account configured."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "ALERTS_"))}
     env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
     return env
 
 
-def run_demo(*args: str) -> DemoRun:
-    """Run the demo to completion."""
+def run_demo(*args: str, extra_env: dict[str, str] | None = None) -> DemoRun:
+    """Run the demo to completion (`extra_env` added to the user's environment)."""
     done = subprocess.run(
         demo_command(*args),
         cwd=ROOT,
-        env=demo_environment(),
+        env=demo_environment(extra_env),
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT_SECONDS,

@@ -18,10 +18,20 @@ from tests.functional.demo_process import DemoRun, announced_ports, is_listening
 JSON_KEYS = {"channel", "rule", "source", "user", "count"}
 
 
+# A shell set up for some real account and behind a proxy: none of it may reach the local emulator.
+HOSTILE_SHELL = {
+    "AWS_PROFILE": "no-such-profile",
+    "AWS_REGION": "ap-southeast-2",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "ALERTS_STATE_TABLE": "someone-elses-table",
+}
+
+
 @pytest.fixture(name="text_run", scope="module")
 def text_run_fixture() -> DemoRun:
-    """One run of `audit-alerts demo` (the README's main command)."""
-    return run_demo()
+    """One run of `audit-alerts demo` (the README's main command), from a shell set up for real AWS."""
+    return run_demo(extra_env=HOSTILE_SHELL)
 
 
 @pytest.fixture(name="json_run", scope="module")

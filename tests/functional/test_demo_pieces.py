@@ -214,3 +214,12 @@ def test_handler_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> Non
         assert os.environ["ALERTS_STATE_TABLE"] == "demo"
         assert "AWS_PROFILE" not in os.environ
     assert dict(os.environ) == before
+
+
+def test_handler_environment_clears_proxies_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a proxy in the user's shell WHEN the demo talks to its loopback emulator THEN no proxy is set."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("http_proxy", "http://proxy.invalid:3128")
+    with handler_environment({}):
+        assert not {"HTTPS_PROXY", "http_proxy"} & set(os.environ)
+    assert os.environ["HTTPS_PROXY"] == "http://proxy.invalid:3128"
