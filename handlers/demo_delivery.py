@@ -28,18 +28,21 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo"}  # moto accepts any
-_CLEARED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+# Cleared while the demo runs: a user's proxies, and every AWS_* / ALERTS_* setting (profiles, session
+# tokens, per-service endpoints, their own pipeline's configuration) the demo does not set itself.
+_PROXIES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_CLEARED_PREFIXES = ("AWS_", "ALERTS_")
 LAMBDA_MEMORY_MB = 256
 
 
 @contextmanager
 def handler_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set `variables` (and clear profile, session token and proxies) while the block runs; restore after."""
-    names = set(variables) | set(_CLEARED)
-    saved = {name: os.environ.get(name) for name in names}
+    """Set exactly `variables` among AWS_* / ALERTS_* (no proxies) while the block runs; restore after."""
+    cleared = [name for name in os.environ if name.startswith(_CLEARED_PREFIXES) or name in _PROXIES]
+    saved = {name: os.environ.get(name) for name in {*cleared, *variables}}
     try:
-        for name in _CLEARED:
-            os.environ.pop(name, None)
+        for name in cleared:
+            del os.environ[name]
         os.environ.update(variables)
         reset_runtime()
         yield

@@ -24,7 +24,9 @@ HOSTILE_SHELL = {
     "AWS_REGION": "ap-southeast-2",
     "HTTP_PROXY": "http://127.0.0.1:9",
     "HTTPS_PROXY": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:9",
     "ALERTS_STATE_TABLE": "someone-elses-table",
+    "ALERTS_MIN_SEVERITY": "critical",
 }
 
 

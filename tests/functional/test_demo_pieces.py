@@ -216,6 +216,19 @@ def test_handler_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> Non
     assert dict(os.environ) == before
 
 
+def test_handler_environment_sets_exactly_its_own_aws_and_alerts_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN a user's own endpoint and pipeline settings WHEN the demo's environment is set THEN gone."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", "http://elsewhere.invalid")
+    monkeypatch.setenv("ALERTS_MIN_SEVERITY", "critical")
+    monkeypatch.setenv("HOME_GROWN", "kept")
+    with handler_environment({"ALERTS_STATE_TABLE": "demo"}):
+        assert {n for n in os.environ if n.startswith(("AWS_", "ALERTS_"))} == {"ALERTS_STATE_TABLE"}
+        assert os.environ["HOME_GROWN"] == "kept"
+    assert os.environ["ALERTS_MIN_SEVERITY"] == "critical"
+
+
 def test_handler_environment_clears_proxies_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """GIVEN a proxy in the user's shell WHEN the demo talks to its loopback emulator THEN no proxy is set."""
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
