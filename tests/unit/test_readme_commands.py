@@ -5,6 +5,7 @@ Commands come from the README's ```sh / ```bash / ```console blocks. A command i
   is one of END_TO_END its functional tests run it for real with every option the README shows;
 - `./scripts/NAME …`: the script exists, is executable, and the `audit-alerts` command it ends by
   running is covered as above;
+- `python -m MODULE …` (or `.venv/bin/python`): MODULE is one of PYTHON_MODULES and its test imports it;
 - allow-listed below, each entry with why no test runs it.
 A README command that is none of these fails the test: add a test, or an allow-list entry with a reason.
 """
@@ -32,6 +33,8 @@ END_TO_END = {
     "demo": "tests/functional/test_demo*.py",
     "replay": "tests/functional/test_replay*.py",
 }
+# Modules the README runs with `python -m`, and the test that runs their main().
+PYTHON_MODULES = {"benchmarks.throughput": "tests/unit/test_benchmarks.py"}
 # Commands no test runs, by their first words, and why.
 ALLOWED = {
     "./scripts/test": "runs this very test suite (and bootstraps the venv); CI runs it through .ci/run",
@@ -95,6 +98,19 @@ def _script_target(command: str) -> list[str] | None:
     return target + words[1:]
 
 
+def _python_module_covered(command: str) -> bool:
+    """For `python -m MODULE …`: MODULE's test exists and imports it (False when not such a command)."""
+    words = _words(command)
+    if len(words) < 3 or not Path(words[0]).name.startswith("python") or words[1] != "-m":
+        return False
+    test = PYTHON_MODULES.get(words[2])
+    assert test is not None, f"README runs `python -m {words[2]}`, which no entry of PYTHON_MODULES covers"
+    assert f"from {words[2]} import" in (ROOT / test).read_text(encoding="utf-8"), (
+        f"{test} does not run {words[2]}"
+    )
+    return True
+
+
 def _help_runs(words: list[str]) -> None:
     """`audit-alerts <subcommand(s)> --help` exits 0 and prints usage."""
     subcommands = [word for word in words[:2] if re.fullmatch(r"[a-z][a-z-]*", word)]
@@ -137,7 +153,7 @@ def _commands() -> Iterator[str]:
 @pytest.mark.parametrize("command", list(_commands()))
 def test_every_readme_command_is_exercised_or_allow_listed(command: str) -> None:
     """GIVEN a command the README shows WHEN classified THEN a test exercises it, or a reason says why not."""
-    if _allowed_reason(command) is not None:
+    if _allowed_reason(command) is not None or _python_module_covered(command):
         return
     words = _audit_alerts_words(command) or _script_target(command)
     assert words is not None, f"README command not covered by any test and not allow-listed: {command!r}"
@@ -183,3 +199,9 @@ def test_an_option_no_functional_test_uses_fails() -> None:
     """GIVEN `audit-alerts demo` with an option its tests never pass WHEN checked THEN the check fails."""
     with pytest.raises(AssertionError, match="never uses"):
         _end_to_end_covers(["demo", "--no-such-option"])
+
+
+def test_a_python_module_no_test_runs_fails() -> None:
+    """GIVEN `python -m` of a module no test covers WHEN checked THEN the check fails."""
+    with pytest.raises(AssertionError, match="PYTHON_MODULES"):
+        test_every_readme_command_is_exercised_or_allow_listed(".venv/bin/python -m benchmarks.cold_start")
