@@ -46,6 +46,7 @@ from handlers.demo_resources import (
     DemoClients,
     DemoResources,
     create_resources,
+    state_items_by_kind,
 )
 from handlers.demo_scenario import PG_CLUSTER_RESOURCE_ID, REGION, Step, scenario_steps
 from handlers.settings import ENV_SLACK_SECRET, ENV_SNS_TOPIC, ENV_STATE_TABLE
@@ -82,7 +83,8 @@ class _Run:
     narrative: TextIO
     as_json: bool
     kms: KmsCallCounter
-    logs: HandlerLogs | None = None
+    started: float
+    logs: HandlerLogs = field(default_factory=HandlerLogs)
     records: list[dict[str, Any]] = field(default_factory=list)
     invocations: Counter[str] = field(default_factory=Counter)
     seen_events: set[str] = field(default_factory=set)
@@ -95,10 +97,11 @@ class _Run:
 
 def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the demo; the exit code."""
+    started = time.monotonic()
     try:
         # No proxy, profile or session token of the user's shell may reach the loopback emulator.
         with sigterm_interrupts(), handler_environment({}), running_emulator() as emulator:
-            run = _prepare(emulator, out, err, as_json=args.json)
+            run = _prepare(emulator, out, err, as_json=args.json, started=started)
             _play(run)
             if args.keep:
                 _keep(run)
@@ -108,7 +111,7 @@ def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _prepare(emulator: Emulator, out: TextIO, err: TextIO, *, as_json: bool) -> _Run:
+def _prepare(emulator: Emulator, out: TextIO, err: TextIO, *, as_json: bool, started: float) -> _Run:
     """Clients on the emulator and the pipeline's resources."""
     session = boto3.Session(
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
@@ -133,7 +136,7 @@ def _prepare(emulator: Emulator, out: TextIO, err: TextIO, *, as_json: bool) -> 
     kms.attach(clients.kms, "database (RDS)")
     account = client("sts").get_caller_identity()["Account"]
     resources = create_resources(clients, emulator.slack.webhook_url, REGION, account)
-    run = _Run(emulator, clients, resources, account, out, err if as_json else out, as_json, kms)
+    run = _Run(emulator, clients, resources, account, out, err if as_json else out, as_json, kms, started)
     run.say("aurora-audit-alerts demo: the whole pipeline on a local AWS emulator")
     run.say(f"  AWS emulator  moto ThreadedMotoServer at {emulator.endpoint} (region {REGION})")
     run.say(f"  Slack         local incoming-webhook receiver on 127.0.0.1:{emulator.slack.port}")
@@ -173,15 +176,13 @@ def _play(run: _Run) -> None:
     reader = ShardReader(
         run.clients.kinesis, run.resources.das_stream, run.resources.das_stream_arn, REGION, run.account
     )
-    started = time.monotonic()
-    with handler_environment(_environment(run)), captured_handler_logs() as logs:
-        run.logs = logs
+    with handler_environment(_environment(run)), captured_handler_logs(run.logs):
         warm_runtime(run.kms)
         for number, step in enumerate(steps, 1):
             run.say()
             run.say(f"[{number}/{len(steps)}] {step.title}")
             if step.activity_record is not None:
-                _play_activity(run, step, reader)
+                _play_activity(run, step.activity_record, reader)
             else:
                 _play_logs(run, step)
             _show_arrivals(run)
@@ -190,11 +191,13 @@ def _play(run: _Run) -> None:
         render_summary(
             run.records,
             SummaryCounts(
-                kms_calls=run.kms.calls, state_items=_state_items(run), invocations=run.invocations
+                kms_calls=run.kms.calls,
+                state_items=state_items_by_kind(run.clients.dynamodb, run.resources.state_table),
+                invocations=run.invocations,
             ),
         ).rstrip()
     )
-    run.say(f"Finished in {time.monotonic() - started:.1f} s.")
+    run.say(f"Finished in {time.monotonic() - run.started:.1f} s.")
 
 
 def _play_logs(run: _Run, step: Step) -> None:
@@ -223,15 +226,14 @@ def _play_logs(run: _Run, step: Step) -> None:
     _say_summary(run)
 
 
-def _play_activity(run: _Run, step: Step, reader: ShardReader) -> None:
+def _play_activity(run: _Run, record: dict[str, Any], reader: ShardReader) -> None:
     """RDS encrypts the record and puts it on the stream; the event-source-mapping hop hands it over."""
     from handlers.activity_stream import lambda_handler  # noqa: PLC0415 - imported once the env is set
 
-    assert step.activity_record is not None
     put_activity_record(
         run.clients.kinesis,
         stream_name=run.resources.das_stream,
-        record=step.activity_record,
+        record=record,
         kms=run.clients.kms,
         key_id=run.resources.kms_key_id,
         resource_id=PG_CLUSTER_RESOURCE_ID,
@@ -253,7 +255,6 @@ def _play_activity(run: _Run, step: Step, reader: ShardReader) -> None:
 
 def _say_summary(run: _Run) -> None:
     """What the handler's own invocation summary said (events, findings, alerts sent, suppressed)."""
-    assert run.logs is not None
     summaries = run.logs.summaries()
     if not summaries:
         return
@@ -285,16 +286,6 @@ def _deliver(run: _Run, record: dict[str, Any], rendered: str) -> None:
     else:
         run.say()
         run.say(rendered.rstrip())
-
-
-def _state_items(run: _Run) -> dict[str, int]:
-    """The state table's items counted by kind (the key prefix before '#')."""
-    kinds: Counter[str] = Counter()
-    for page in run.clients.dynamodb.get_paginator("scan").paginate(TableName=run.resources.state_table):
-        for item in page.get("Items", []):
-            key = str(item.get("pk", {}).get("S", ""))
-            kinds[key.split("#", 1)[0] if "#" in key else "(other)"] += 1
-    return dict(kinds)
 
 
 def _keep(run: _Run) -> None:

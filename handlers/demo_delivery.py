@@ -124,11 +124,10 @@ class HandlerLogs:
 
 
 @contextmanager
-def captured_handler_logs() -> Iterator[HandlerLogs]:
-    """Route the handlers' Powertools log lines into memory while the block runs."""
+def captured_handler_logs(captured: HandlerLogs) -> Iterator[HandlerLogs]:
+    """Route the handlers' Powertools log lines into `captured` while the block runs."""
     from handlers.invocation import logger  # noqa: PLC0415 - imported with the handlers it logs for
 
-    captured = HandlerLogs()
     handler = logger.registered_handler
     previous = handler.setStream(captured.stream) if isinstance(handler, logging.StreamHandler) else None
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from handlers.demo_scenario import DAS_STREAM, MYSQL_INSTANCE, MYSQL_LOG_GROUP, PG_INSTANCE, PG_LOG_GROUP
-from infra.state_table import create_table_kwargs, time_to_live_kwargs
+from infra.state_table import PARTITION_KEY, create_table_kwargs, time_to_live_kwargs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -115,6 +115,17 @@ def create_state_table(dynamodb: DynamoDBClient, name: str) -> None:
     """The state table exactly as infra/state_table.py defines it (keys, index, billing, then TTL)."""
     dynamodb.create_table(**create_table_kwargs(name))
     dynamodb.update_time_to_live(**time_to_live_kwargs(name))
+
+
+def state_items_by_kind(dynamodb: DynamoDBClient, name: str) -> dict[str, int]:
+    """The state table's items counted by kind: the partition key's prefix before '#' (win, sup, dlv…)."""
+    kinds: dict[str, int] = {}
+    for page in dynamodb.get_paginator("scan").paginate(TableName=name, ProjectionExpression=PARTITION_KEY):
+        for item in page.get("Items", []):
+            key = str(item.get(PARTITION_KEY, {}).get("S", ""))
+            kind = key.split("#", 1)[0] if "#" in key else "(other)"
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def _subscribe(
