@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from handlers.demo import KEEP_PROMPT
+from handlers.demo_run import KEEP_PROMPT
 from tests.functional.demo_process import announced_ports, is_listening, run_demo_until
 
 
