@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from detections.user_rules import RulesFileError
+from handlers.demo import add_demo_parser, run_demo
 from handlers.replay import ReplayOptions, run_replay
 from handlers.replay_inputs import InputError
 from handlers.rules_command import run_rules_test
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     test = rules_commands.add_parser("test", help="run the inline test cases of a rules file")
     test.add_argument("file", metavar="FILE")
+    add_demo_parser(commands)
     return parser
 
 
@@ -155,6 +157,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             resource_id=args.resource_id,
         )
         return run_replay(options, out, err)
+    if args.command == "demo":
+        return run_demo(args, out, err)
     return run_rules_test(args.file, out)
 
 
