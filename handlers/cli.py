@@ -1,4 +1,4 @@
-"""The `audit-alerts` command line: replay logs, test rule files."""
+"""The `audit-alerts` command line: replay logs, test rule files, attach filters, check posture."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from detections.user_rules import RulesFileError
+from handlers.attach_command import add_parser as add_attach_parser
+from handlers.attach_command import run as run_attach
+from handlers.posture_command import add_parser as add_posture_parser
+from handlers.posture_command import run as run_posture
 from handlers.replay import ReplayOptions, run_replay
 from handlers.replay_inputs import InputError
 from handlers.rules_command import run_rules_test
@@ -119,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     test = rules_commands.add_parser("test", help="run the inline test cases of a rules file")
     test.add_argument("file", metavar="FILE")
+    add_attach_parser(commands)
+    add_posture_parser(commands)
     return parser
 
 
@@ -155,6 +161,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             resource_id=args.resource_id,
         )
         return run_replay(options, out, err)
+    if args.command == "attach":
+        return run_attach(args, out, err)
+    if args.command == "posture":
+        return run_posture(args, out, err)
     return run_rules_test(args.file, out)
 
 
