@@ -1,4 +1,4 @@
-"""infra.subscriptions on moto: selection (globs, prefixes, tags), paging, plan reasons, throttling, failures."""
+"""infra.subscriptions on moto: selection (globs, prefixes, tags), paging, plan reasons, throttling."""
 
 from __future__ import annotations
 
