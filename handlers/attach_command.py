@@ -21,7 +21,7 @@ EXIT_FAILED = 1
 EXIT_AWS_ERROR = 2
 
 
-def _destination(text: str) -> str:
+def destination_arn(text: str) -> str:
     """A Lambda function or Kinesis stream ARN."""
     if not text.startswith("arn:") or text.split(":")[2:3] not in (["lambda"], ["kinesis"]):
         raise argparse.ArgumentTypeError(f"not a Lambda function or Kinesis stream ARN: {text!r}")
@@ -44,7 +44,7 @@ def add_parser(commands: Any) -> None:
     attach.add_argument(
         "--destination",
         required=True,
-        type=_destination,
+        type=destination_arn,
         metavar="ARN",
         help="the Lambda function or Kinesis stream (the stack's SubscriptionFilterDestinationArn output)",
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handlers.attach_command import aws_error_line
+from handlers.attach_command import aws_error_line, destination_arn
 from handlers.record_output import print_records
 from infra.posture import CheckResult, Resource, Status, check_posture
 from infra.posture_fixes import FixTargets, apply_fix
@@ -34,7 +34,9 @@ def add_parser(commands: Any) -> None:
     posture.add_argument("--fix", action="store_true", help="show the changes that fix failures, then apply")
     posture.add_argument("--yes", action="store_true", help="apply --fix without asking")
     posture.add_argument("--kms-key-id", metavar="KEY", help="KMS key to start activity streams with (--fix)")
-    posture.add_argument("--destination", metavar="ARN", help="subscription destination for --fix")
+    posture.add_argument(
+        "--destination", type=destination_arn, metavar="ARN", help="subscription destination for --fix"
+    )
     posture.add_argument("--role-arn", metavar="ARN", help="role for a Kinesis destination (--fix)")
 
 

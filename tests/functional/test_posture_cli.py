@@ -97,3 +97,25 @@ def test_fix_without_yes_and_without_a_terminal_changes_nothing(
     assert "not applied: no terminal to ask on (use --yes)" in err
     described = account.client("rds").describe_db_clusters(DBClusterIdentifier="billing")["DBClusters"][0]
     assert described["EnabledCloudwatchLogsExports"] == ["error"]
+
+
+def test_several_regions_name_each_resource_with_its_region(account: EmulatedAccount) -> None:
+    # GIVEN a cluster in eu-west-1 and none in us-east-1
+    _clusters(account)
+    # WHEN posture checks both regions
+    code, out, _err = run_cli("posture", "--json", "--region", "eu-west-1", "--region", "us-east-1")
+    # THEN every resource is named with its region
+    assert {r["resource"] for r in json_records(out)} == {
+        "eu-west-1/cluster/orders",
+        "eu-west-1/cluster/billing",
+    }
+    assert code == 1
+
+
+def test_a_bad_destination_is_a_usage_error(account: EmulatedAccount) -> None:
+    # GIVEN a destination that is neither a Lambda function nor a Kinesis stream THEN exit 2, one line
+    code, out, err = run_cli("posture", "--fix", "--destination", "arn:aws:sqs:eu-west-1:123456789012:q")
+    assert (code, out) == (2, "")
+    assert err.endswith(
+        "not a Lambda function or Kinesis stream ARN: 'arn:aws:sqs:eu-west-1:123456789012:q'\n"
+    )
