@@ -7,22 +7,29 @@ groups created before the stack, groups whose CloudTrail event was missed, and d
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.invocation import logger, metrics
+from handlers.invocation import deadline_of, logger, metrics
 from handlers.runtime import get_runtime
 from handlers.settings import ENV_SUBSCRIPTION_DESTINATION, SettingsError
 from infra.subscriptions import (
     ChangeAction,
-    SubscriptionChange,
+    SubscriptionResult,
     apply_subscriptions,
+    list_log_groups,
     plan_log_group,
-    plan_subscriptions,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+    from infra.log_selection import LogGroupSelection
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
@@ -42,6 +49,23 @@ def created_log_group(event: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+def _walk(
+    logs: CloudWatchLogsClient,
+    names: list[str],
+    target: tuple[str, str | None],
+    selection: LogGroupSelection,
+    deadline: float | None,
+) -> tuple[list[SubscriptionResult], int]:
+    """Plan and apply group by group until the deadline; (results, groups left for the next run)."""
+    destination, role = target
+    results: list[SubscriptionResult] = []
+    for done, name in enumerate(names):
+        if deadline is not None and time.monotonic() >= deadline:
+            return results, len(names) - done
+        results.extend(apply_subscriptions(logs, [plan_log_group(logs, name, destination, selection, role)]))
+    return results, 0
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -50,23 +74,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     destination = runtime.settings.subscription_destination_arn
     if not destination:
         raise SettingsError(f"{ENV_SUBSCRIPTION_DESTINATION} is not set: nowhere to subscribe log groups to")
-    role = runtime.settings.subscription_role_arn
     selection = runtime.subscription_selection
     new_group = created_log_group(event)
-    plan: list[SubscriptionChange]
     if new_group is not None:
-        plan = [plan_log_group(runtime.logs, new_group, destination, selection, role)]
+        names = [new_group]
     elif event.get("detail-type") == CLOUDTRAIL_DETAIL_TYPE:
-        plan = []  # another API call, or a failed CreateLogGroup: nothing to attach
+        names = []  # another API call, or a failed CreateLogGroup: nothing to attach
     else:
-        plan = plan_subscriptions(runtime.logs, destination, selection, role)
-    results = apply_subscriptions(runtime.logs, plan)
+        # A random order: when an account has more groups than one run has time for, the runs that
+        # follow reach the others instead of walking the same first ones again.
+        names = list(list_log_groups(runtime.logs, selection))
+        random.shuffle(names)
+    target = (destination, runtime.settings.subscription_role_arn)
+    results, left = _walk(runtime.logs, names, target, selection, deadline_of(context))
     counts = Counter(r.change.action.value for r in results if r.ok)
     failures = [r.as_record() for r in results if not r.ok]
     for result in results:
         if result.ok and result.change.action is not ChangeAction.SKIP:
             logger.info("subscription changed", extra={"change": result.as_record()})
-    summary = {"log_groups": len(results), **counts, "failed": len(failures)}
+    summary = {"log_groups": len(results), **counts, "failed": len(failures), "left_for_next_run": left}
     logger.info("subscriber summary", extra={"summary": summary, "failures": failures})
     metrics.add_metric(name="SubscriptionsAttached", unit=MetricUnit.Count, value=counts["attach"])
     metrics.add_metric(name="SubscriptionsUpdated", unit=MetricUnit.Count, value=counts["update"])

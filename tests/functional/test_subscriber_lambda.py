@@ -14,54 +14,12 @@ from handlers.runtime import reset_runtime
 from handlers.settings import Settings, SettingsError
 from infra.log_selection import MYSQL_FILTER_PATTERN
 from infra.subscriptions import FILTER_NAME
+from tests.functional.eventbridge_events import SCHEDULED, cloudtrail_event
 from tests.functional.fake_aws import use_fake_aws_credentials
 from tests.functional.lambda_events import REGION, FakeLambdaContext
 
 STREAM = "arn:aws:kinesis:eu-west-1:123456789012:stream/audit-logs"
 ROLE = "arn:aws:iam::123456789012:role/cwl-to-kinesis"
-
-
-def cloudtrail_event(
-    log_group: str, *, event_name: str = "CreateLogGroup", error: str = ""
-) -> dict[str, Any]:
-    """An EventBridge event for a CloudTrail-recorded CloudWatch Logs API call (RDS creating the group)."""
-    detail: dict[str, Any] = {
-        "eventVersion": "1.08",
-        "eventSource": "logs.amazonaws.com",
-        "eventName": event_name,
-        "awsRegion": REGION,
-        "sourceIPAddress": "rds.amazonaws.com",
-        "userAgent": "rds.amazonaws.com",
-        "requestParameters": {"logGroupName": log_group},
-        "responseElements": None,
-        "eventType": "AwsApiCall",
-    }
-    if error:
-        detail["errorCode"] = error
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.logs",
-        "account": "123456789012",
-        "time": "2026-12-03T07:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": detail,
-    }
-
-
-SCHEDULED = {
-    "version": "0",
-    "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-12-03T07:00:00Z",
-    "region": REGION,
-    "resources": ["arn:aws:events:eu-west-1:123456789012:rule/audit-alerts-subscriber"],
-    "detail": {},
-}
 
 
 @pytest.fixture(name="logs")
@@ -93,7 +51,7 @@ def test_a_new_audit_group_is_attached_from_its_cloudtrail_event(logs: Any) -> N
         cloudtrail_event("/aws/rds/cluster/orders/audit"), FakeLambdaContext()
     )
     # THEN that one group gets our filter, towards the stream with the role, with the MySQL pattern
-    assert summary == {"log_groups": 1, "attach": 1, "failed": 0}
+    assert summary == {"log_groups": 1, "attach": 1, "failed": 0, "left_for_next_run": 0}
     (ours,) = _ours(logs, "/aws/rds/cluster/orders/audit")
     assert (ours["destinationArn"], ours["roleArn"], ours["filterPattern"]) == (
         STREAM,
@@ -137,10 +95,24 @@ def test_the_scheduled_run_attaches_every_existing_group_then_changes_nothing(lo
     first = subscriber.lambda_handler(SCHEDULED, FakeLambdaContext())
     second = subscriber.lambda_handler(SCHEDULED, FakeLambdaContext())
     # THEN the first run attaches each selected group, the second changes nothing
-    assert first == {"log_groups": 3, "attach": 3, "failed": 0}
-    assert second == {"log_groups": 3, "skip": 3, "failed": 0}
+    assert first == {"log_groups": 3, "attach": 3, "failed": 0, "left_for_next_run": 0}
+    assert second == {"log_groups": 3, "skip": 3, "failed": 0, "left_for_next_run": 0}
     assert all(len(_ours(logs, name)) == 1 for name in groups)
     assert _ours(logs, "/aws/rds/cluster/scratch/audit") == []
+
+
+def test_a_run_out_of_time_leaves_the_rest_to_the_next_run(logs: Any) -> None:
+    # GIVEN three groups and an invocation with no time left beyond the safety margin
+    groups = ["/aws/rds/cluster/a/audit", "/aws/rds/cluster/b/audit", "/aws/rds/cluster/c/audit"]
+    for name in groups:
+        logs.create_log_group(logGroupName=name)
+    # WHEN the schedule fires THEN nothing is started, and the summary says how many groups wait
+    summary = subscriber.lambda_handler(SCHEDULED, FakeLambdaContext(remaining_millis=1000))
+    assert summary == {"log_groups": 0, "failed": 0, "left_for_next_run": 3}
+    # AND the next run, with time, attaches them
+    summary = subscriber.lambda_handler(SCHEDULED, FakeLambdaContext())
+    assert (summary["attach"], summary["left_for_next_run"]) == (3, 0)
+    assert all(len(_ours(logs, name)) == 1 for name in groups)
 
 
 def test_a_failed_group_raises_after_the_others_are_done(logs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -153,6 +125,7 @@ def test_a_failed_group_raises_after_the_others_are_done(logs: Any, monkeypatch:
         subscriber.lambda_handler(SCHEDULED, FakeLambdaContext())
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")  # it stops before counting
 def test_without_a_destination_the_function_says_which_variable(
     logs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

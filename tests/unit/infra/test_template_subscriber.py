@@ -10,7 +10,7 @@ import pytest
 
 import infra.subscriptions
 from infra.template_model import function_properties, iam_statements, load_template, resources_of_type
-from tests.functional.test_subscriber_lambda import cloudtrail_event
+from tests.functional.eventbridge_events import cloudtrail_event
 
 TEMPLATE = load_template()
 ALARMS = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
