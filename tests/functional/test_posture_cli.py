@@ -119,3 +119,36 @@ def test_a_bad_destination_is_a_usage_error(account: EmulatedAccount) -> None:
     assert err.endswith(
         "not a Lambda function or Kinesis stream ARN: 'arn:aws:sqs:eu-west-1:123456789012:q'\n"
     )
+
+
+class _Terminal(io.StringIO):
+    """Typed answers on what looks like a terminal."""
+
+    def isatty(self) -> bool:
+        """It is one."""
+        return True
+
+
+@pytest.mark.parametrize(("answer", "applied"), [("y\n", True), ("n\n", False)])
+def test_fix_asks_on_a_terminal_and_applies_only_on_yes(
+    account: EmulatedAccount, monkeypatch: pytest.MonkeyPatch, answer: str, applied: bool
+) -> None:
+    # GIVEN an RDS PostgreSQL instance without its log export, and a terminal answering the question
+    account.client("rds").create_db_instance(
+        DBInstanceIdentifier="pg-1",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-one-1",
+        AllocatedStorage=20,
+    )
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    # WHEN posture --fix runs on the export check
+    skips = ["--skip", "audit_settings", "--skip", "subscription_filter"]
+    code, out, err = run_cli("posture", "--fix", *skips)
+    # THEN it asked, and the instance exports its postgresql log only after a yes
+    assert "Apply 1 change(s)? [y/N]" in err
+    assert "instance/pg-1: export the postgresql log of instance/pg-1" in out
+    described = account.client("rds").describe_db_instances(DBInstanceIdentifier="pg-1")["DBInstances"][0]
+    assert (described.get("EnabledCloudwatchLogsExports") == ["postgresql"]) is applied
+    assert code == (0 if applied else 1)
