@@ -51,14 +51,25 @@ def add_parser(commands: Any) -> None:
     attach.add_argument("--role-arn", metavar="ARN", help="role CloudWatch Logs assumes (Kinesis only)")
     attach.add_argument(
         "--pattern",
-        action="append",
+        action="extend",
+        nargs="+",
         metavar="GLOB",
         help=f"log-group name glob, repeatable (default: {' '.join(DEFAULT_LOG_GROUP_PATTERNS)})",
     )
-    attach.add_argument("--include-prefix", action="append", default=[], metavar="P", help="only these")
-    attach.add_argument("--exclude-prefix", action="append", default=[], metavar="P", help="never these")
     attach.add_argument(
-        "--tag", action="append", default=[], type=_tag, metavar="KEY=VALUE", help="only groups so tagged"
+        "--include-prefix", action="extend", nargs="+", default=[], metavar="P", help="only these"
+    )
+    attach.add_argument(
+        "--exclude-prefix", action="extend", nargs="+", default=[], metavar="P", help="never these"
+    )
+    attach.add_argument(
+        "--tag",
+        action="extend",
+        nargs="+",
+        default=[],
+        type=_tag,
+        metavar="KEY=VALUE",
+        help="only groups so tagged",
     )
     attach.add_argument(
         "--all-events", action="store_true", help="forward every event (empty pattern), not the dialect's"

@@ -28,9 +28,13 @@ EXIT_AWS_ERROR = 2
 def add_parser(commands: Any) -> None:
     """Register `posture` on the CLI's subcommands."""
     posture = commands.add_parser("posture", help="check that auditing is on and reaches the pipeline")
-    posture.add_argument("--region", action="append", metavar="R", help="region to check, repeatable")
+    posture.add_argument(
+        "--region", action="extend", nargs="+", metavar="R", help="region to check, repeatable"
+    )
     posture.add_argument("--json", action="store_true", help="one JSON object per check and line")
-    posture.add_argument("--skip", action="append", default=[], choices=CHECKS, help="leave a check out")
+    posture.add_argument(
+        "--skip", action="extend", nargs="+", default=[], choices=CHECKS, help="leave a check out"
+    )
     posture.add_argument("--fix", action="store_true", help="show the changes that fix failures, then apply")
     posture.add_argument("--yes", action="store_true", help="apply --fix without asking")
     posture.add_argument("--kms-key-id", metavar="KEY", help="KMS key to start activity streams with (--fix)")

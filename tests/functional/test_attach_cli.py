@@ -123,3 +123,17 @@ def test_without_a_reachable_account_it_says_so_in_one_line(
     assert (code, out) == (2, "")
     assert err.startswith("audit-alerts: error: ")
     assert err.count("\n") == 1
+
+
+def test_lists_of_globs_and_prefixes_take_either_form(account: EmulatedAccount) -> None:
+    # GIVEN the populated account
+    ours, _foreign = _populate(account)
+    # WHEN globs are given as one list and prefixes repeated
+    code, out, _err = run_cli(
+        "attach", "--destination", ours, "--dry-run", "--json",
+        "--pattern", "/aws/rds/cluster/*/audit", "/aws/rds/instance/*/audit",
+        "--exclude-prefix", "/aws/rds/instance/crowded", "--exclude-prefix", "/aws/rds/instance/billing",
+    )  # fmt: skip
+    # THEN only the one cluster audit group is left
+    assert code == 0
+    assert [r["log_group"] for r in json_records(out)] == ["/aws/rds/cluster/orders/audit"]
