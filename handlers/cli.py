@@ -1,4 +1,4 @@
-"""The `audit-alerts` command line: replay logs, test rule files."""
+"""The `audit-alerts` command line: demo, replay logs, test rule files, attach filters, check posture."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from contextlib import contextmanager
 from typing import NoReturn, TextIO
 
 from detections.user_rules import RulesFileError
+from handlers.attach_command import add_parser as add_attach_parser
+from handlers.attach_command import run as run_attach
 from handlers.demo import add_demo_parser, run_demo
+from handlers.posture_command import add_parser as add_posture_parser
+from handlers.posture_command import run as run_posture
 from handlers.replay import ReplayOptions, run_replay
 from handlers.replay_inputs import InputError
 from handlers.rules_command import run_rules_test
@@ -121,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     test = rules_commands.add_parser("test", help="run the inline test cases of a rules file")
     test.add_argument("file", metavar="FILE")
     add_demo_parser(commands)
+    add_attach_parser(commands)
+    add_posture_parser(commands)
     return parser
 
 
@@ -159,6 +165,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return run_replay(options, out, err)
     if args.command == "demo":
         return run_demo(args, out, err)
+    if args.command == "attach":
+        return run_attach(args, out, err)
+    if args.command == "posture":
+        return run_posture(args, out, err)
     return run_rules_test(args.file, out)
 
 

@@ -3,8 +3,8 @@
 SNS topic with an SQS "mailbox" subscribed (raw delivery off, so each message keeps its subject and
 attributes, as an email would), the Slack secret, the state table (schema from infra/state_table.py),
 a KMS key for the activity stream, log groups named as RDS names them, the activity stream
-`aws-rds-das-<resource id>`, and the subscription filters — created through `_subscribe`, the one
-seam where the real attach code (infra/subscriptions.py) plugs in.
+`aws-rds-das-<resource id>`, and the subscription filters — attached by the same code as
+`audit-alerts attach` (infra/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from handlers.demo_scenario import DAS_STREAM, MYSQL_INSTANCE, MYSQL_LOG_GROUP, PG_INSTANCE, PG_LOG_GROUP
 from infra.state_table import PARTITION_KEY, create_table_kwargs, time_to_live_kwargs
+from infra.subscriptions import FILTER_NAME, apply_subscriptions, plan_log_group
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -25,11 +26,16 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+
+class DemoSetupError(RuntimeError):
+    """The emulated account could not be set up as the demo needs (the message says what failed)."""
+
+
 TOPIC_NAME = "aurora-audit-alerts"
 MAILBOX_QUEUE = "demo-mailbox"
 SLACK_SECRET_NAME = "aurora-audit-alerts/slack"  # noqa: S105 - a secret's name
 STATE_TABLE = "aurora-audit-alerts-state"
-SUBSCRIPTION_FILTER_NAME = "aurora-audit-alerts"
+SUBSCRIPTION_FILTER_NAME = FILTER_NAME
 # Where the subscription filters deliver. A deployment points them at the function; moto can only
 # "deliver" to a Lambda by running it in Docker, so the demo's filters point at a Kinesis stream
 # (the central CWL → Kinesis pattern) and the demo itself plays the filter → Lambda hop.
@@ -131,15 +137,8 @@ def state_items_by_kind(dynamodb: DynamoDBClient, name: str) -> dict[str, int]:
 def _subscribe(
     logs: CloudWatchLogsClient, log_group: str, destination_arn: str, *, role_arn: str = ""
 ) -> None:
-    """Attach the project's subscription filter to one audit log group.
-
-    THE SEAM for `audit-alerts attach` (infra/subscriptions.py): at merge, replace this body with the
-    real attach call for `log_group` and `destination_arn`, given this `logs` client.
-    """
-    logs.put_subscription_filter(
-        logGroupName=log_group,
-        filterName=SUBSCRIPTION_FILTER_NAME,
-        filterPattern="",
-        destinationArn=destination_arn,
-        roleArn=role_arn,
-    )
+    """Attach the project's subscription filter to one audit log group with the real attach code."""
+    change = plan_log_group(logs, log_group, destination_arn, role_arn=role_arn or None)
+    (result,) = apply_subscriptions(logs, [change])
+    if not result.ok:
+        raise DemoSetupError(f"could not attach {log_group}: {result.error}")

@@ -27,6 +27,8 @@ from detections.suppression import (
     SuppressionStore,
 )
 from handlers.settings import Settings, SettingsError
+from infra.log_selection import DEFAULT_LOG_GROUP_PATTERNS, LogGroupSelection
+from infra.subscriptions import LOGS_CLIENT_CONFIG
 from notifiers.delivery import Delivery
 from notifiers.notifier import Notifier
 from notifiers.slack import RetryPolicy
@@ -36,6 +38,7 @@ from notifiers.sns import SnsNotifier
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
@@ -119,6 +122,20 @@ class Runtime:
         """The SSM client."""
         client: SSMClient = self._client("ssm")
         return client
+
+    @cached_property
+    def logs(self) -> CloudWatchLogsClient:
+        """The CloudWatch Logs client (adaptive retries: the subscriber walks many log groups)."""
+        client: CloudWatchLogsClient = self.session.client("logs", config=LOGS_CLIENT_CONFIG)
+        return client
+
+    @cached_property
+    def subscription_selection(self) -> LogGroupSelection:
+        """The log groups the subscriber attaches our filter to."""
+        return LogGroupSelection(
+            patterns=self.settings.subscription_patterns or DEFAULT_LOG_GROUP_PATTERNS,
+            exclude_prefixes=self.settings.subscription_exclude_prefixes,
+        )
 
     @cached_property
     def state_store(self) -> StateStore:

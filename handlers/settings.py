@@ -16,6 +16,11 @@ ENV_SUPPRESSION = "ALERTS_SUPPRESSION_MINUTES"
 ENV_MIN_SEVERITY = "ALERTS_MIN_SEVERITY"
 ENV_QUARANTINE_QUEUE = "ALERTS_QUARANTINE_QUEUE_URL"
 ENV_DATA_KEY_TTL = "ALERTS_DATA_KEY_CACHE_SECONDS"
+# The subscriber function (handlers/subscriber.py): where subscription filters send, and which groups.
+ENV_SUBSCRIPTION_DESTINATION = "ALERTS_SUBSCRIPTION_DESTINATION_ARN"
+ENV_SUBSCRIPTION_ROLE = "ALERTS_SUBSCRIPTION_ROLE_ARN"
+ENV_SUBSCRIPTION_PATTERNS = "ALERTS_SUBSCRIPTION_LOG_GROUP_PATTERNS"
+ENV_SUBSCRIPTION_EXCLUDE = "ALERTS_SUBSCRIPTION_EXCLUDE_PREFIXES"
 
 
 class SettingsError(ValueError):
@@ -34,6 +39,10 @@ class Settings:
     min_severity: Severity = Severity.LOW
     quarantine_queue_url: str | None = None
     data_key_ttl_seconds: float = 300.0
+    subscription_destination_arn: str | None = None  # a Lambda function or Kinesis stream
+    subscription_role_arn: str | None = None  # CloudWatch Logs' role into a Kinesis destination
+    subscription_patterns: tuple[str, ...] = ()  # log-group globs; () = the defaults (infra.log_selection)
+    subscription_exclude_prefixes: tuple[str, ...] = ()
     region: str = ""
     task_root: str = ""  # LAMBDA_TASK_ROOT: where files bundled with the function live
 
@@ -49,6 +58,10 @@ class Settings:
             min_severity=_severity(env),
             quarantine_queue_url=_optional(env, ENV_QUARANTINE_QUEUE, must_start="http"),
             data_key_ttl_seconds=_positive(env, ENV_DATA_KEY_TTL, 300.0) or 300.0,
+            subscription_destination_arn=_optional(env, ENV_SUBSCRIPTION_DESTINATION, must_start="arn:"),
+            subscription_role_arn=_optional(env, ENV_SUBSCRIPTION_ROLE, must_start="arn:"),
+            subscription_patterns=_comma_list(env, ENV_SUBSCRIPTION_PATTERNS, must_start="/"),
+            subscription_exclude_prefixes=_comma_list(env, ENV_SUBSCRIPTION_EXCLUDE, must_start="/"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
             task_root=env.get("LAMBDA_TASK_ROOT", ""),
         )
@@ -62,6 +75,15 @@ def _optional(env: Mapping[str, str], name: str, *, must_start: str = "") -> str
     if must_start and not value.startswith(must_start):
         raise SettingsError(f"{name}={value!r} must start with {must_start!r}")
     return value
+
+
+def _comma_list(env: Mapping[str, str], name: str, *, must_start: str) -> tuple[str, ...]:
+    """A comma-separated list of stripped items (blanks dropped), each checked for a prefix."""
+    items = tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+    for item in items:
+        if not item.startswith(must_start):
+            raise SettingsError(f"{name}: {item!r} must start with {must_start!r}")
+    return items
 
 
 def _positive(env: Mapping[str, str], name: str, default: float | None) -> float | None:

@@ -33,7 +33,17 @@ from parsers.das_envelope import EnvelopeError, encryption_context, resource_id_
 TEMPLATE = load_template()
 FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
 ENV_NAMES = {value for name, value in vars(handlers.settings).items() if name.startswith("ENV_")}
-PIPELINE_ENV = ENV_NAMES - {handlers.settings.ENV_QUARANTINE_QUEUE, handlers.settings.ENV_DATA_KEY_TTL}
+SUBSCRIBER_ENV = {
+    handlers.settings.ENV_SUBSCRIPTION_DESTINATION,
+    handlers.settings.ENV_SUBSCRIPTION_ROLE,
+    handlers.settings.ENV_SUBSCRIPTION_EXCLUDE,
+}
+PIPELINE_ENV = ENV_NAMES - {
+    handlers.settings.ENV_QUARANTINE_QUEUE,
+    handlers.settings.ENV_DATA_KEY_TTL,
+    handlers.settings.ENV_SUBSCRIPTION_PATTERNS,
+    *SUBSCRIBER_ENV,
+}
 QUEUE_ARN = {"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}
 
 
@@ -88,6 +98,7 @@ def test_state_table_is_exactly_the_code_schema() -> None:
             "HasActivityStream",
             {handlers.settings.ENV_QUARANTINE_QUEUE, handlers.settings.ENV_DATA_KEY_TTL},
         ),
+        ("SubscriberFunction", "handlers.subscriber.lambda_handler", None, SUBSCRIBER_ENV),
     ],
 )
 def test_each_function_runs_a_real_handler_with_the_settings_contract(
@@ -197,7 +208,31 @@ def test_alerts_are_published_to_the_topic_only() -> None:
     # THEN the functions may publish to the stack's topic and nowhere else
     assert _granted("sns:") == {"sns:Publish": [{"Ref": "AlertTopic"}]}
     topic = resource_properties(TEMPLATE, "AlertTopic")
-    assert topic["KmsMasterKeyId"] == "alias/aws/sns"
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    # AND the topic's key may be used by the functions only through SNS
+    (through_sns,) = [s for _, s in iam_statements(TEMPLATE) if s.get("Sid") == "EncryptAlertsThroughSns"]
+    assert through_sns["Resource"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
+    assert through_sns["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
+    }
+
+
+def test_alarms_can_publish_to_the_encrypted_topic() -> None:
+    # GIVEN the topic's customer-managed key (CloudWatch cannot use the AWS-managed aws/sns key)
+    key = resource_properties(TEMPLATE, "AlertTopicKey")
+    by_sid = {statement["Sid"]: statement for statement in key["KeyPolicy"]["Statement"]}
+    # THEN alarms of this account may encrypt with it, and it rotates
+    alarms = by_sid["AlarmsPublishToTheTopic"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert key["EnableKeyRotation"] is True
+    # AND every alarm of the template notifies the alert topic
+    alarms_of_template = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
+    assert len(alarms_of_template) == 13
+    assert {str(a["Properties"]["AlarmActions"]) for a in alarms_of_template.values()} == {
+        "[{'Ref': 'AlertTopic'}]"
+    }
 
 
 @pytest.mark.parametrize(
