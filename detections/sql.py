@@ -30,6 +30,7 @@ from detections.sql_accounts import (
     revoke_statement,
     set_password,
 )
+from detections.sql_audit import audit_statements, set_config_calls
 from detections.sql_statement import SUPERUSER_ROLES, Statement, StatementKind
 from detections.sql_tokens import Dialect, Token, TokenKind, split_statements, tokenize
 from parsers.event import AuditEvent, Source
@@ -138,7 +139,10 @@ def _classify_statement(tokens: list[Token], nesting: int, dialect: Dialect) -> 
         return _do_block(cursor, nesting, dialect)
     if word == "EXECUTE":
         return _execute(cursor, nesting, dialect)
-    return [_classify_simple(word, cursor)]
+    audit = audit_statements(word, cursor)
+    if audit is not None:
+        return audit
+    return [_classify_simple(word, cursor), *set_config_calls(tokens)]
 
 
 def _classify_simple(word: str, cursor: Cursor) -> Statement:
