@@ -4,6 +4,9 @@ MySQL/MariaDB: `SET [GLOBAL|SESSION|PERSIST] server_audit_x = v [, …]`, `SET @
 `UNINSTALL PLUGIN server_audit`, `UNINSTALL SONAME 'server_audit'`. PostgreSQL: `SET [SESSION|LOCAL] x
 TO|= v`, `RESET x|ALL`, `ALTER SYSTEM SET|RESET`, `ALTER ROLE|USER r [IN DATABASE d] SET|RESET`, `ALTER
 DATABASE d SET|RESET`, `set_config('x', v, local)` anywhere in a statement, `DROP EXTENSION pgaudit`.
+A SET whose text ends inside the name of an audit setting (the log cut it: a small
+server_audit_query_log_limit logs its own SET as `SET GLOBAL serve`) is an AUDIT_SETTING of that name
+prefix followed by CUT.
 Only the facts are extracted here (setting, value, scope); whether a change weakens auditing is the
 audit-disabled rule's decision. Settings that are not about auditing leave the statement to the rest of
 the classifier.
@@ -31,6 +34,8 @@ AUDIT_SETTINGS = frozenset(
         "shared_preload_libraries",  # pgaudit only runs when preloaded
     }
 )
+CUT = "…"  # ends the setting name of a SET whose text the log cut inside the name
+_MIN_CUT_NAME = 5  # "SET GLOBAL serve" (server_audit_query_log_limit=16 logs its own SET like that)
 AUDIT_PLUGIN = "server_audit"
 AUDIT_EXTENSION = "pgaudit"
 _SCOPE_WORDS = {
@@ -45,6 +50,13 @@ _SCOPE_WORDS = {
 def is_audit_setting(name: str) -> bool:
     """Whether a (lower-case) setting name decides what is audited."""
     return name in AUDIT_SETTINGS or name.startswith(f"{AUDIT_EXTENSION}.")
+
+
+def _is_cut_audit_name(name: str) -> bool:
+    """Whether a SET that ends inside `name` may have been cut from an audit setting's name."""
+    if len(name) < _MIN_CUT_NAME or is_audit_setting(name):
+        return False
+    return any(setting.startswith(name) for setting in (*AUDIT_SETTINGS, f"{AUDIT_EXTENSION}."))
 
 
 def audit_statements(word: str, cursor: Cursor) -> list[Statement] | None:
@@ -93,11 +105,13 @@ def _set(cursor: Cursor) -> list[Statement]:
     found = []
     while cursor.peek() is not None:
         scope = "session"
-        if cursor.word() in _SCOPE_WORDS and _assignment_follows(cursor, 1):
+        if _is_scope_word(cursor, 0):
             scope = _SCOPE_WORDS[cursor.word()]
             cursor.i += 1
         name, scope = _setting_name(cursor, scope)
         if not _accept_assignment(cursor):
+            if cursor.peek() is None and _is_cut_audit_name(name):
+                found.append(Statement(StatementKind.AUDIT_SETTING, setting=f"{name}{CUT}", scope=scope))
             break
         value = _value(cursor)
         if is_audit_setting(name):
@@ -106,6 +120,13 @@ def _set(cursor: Cursor) -> list[Statement]:
             break
         cursor.i += 1
     return found
+
+
+def _is_scope_word(cursor: Cursor, ahead: int) -> bool:
+    """Whether GLOBAL/SESSION/LOCAL/PERSIST at `ahead` is a scope (not a variable being assigned)."""
+    if cursor.word(ahead) not in _SCOPE_WORDS or cursor.word(ahead + 1) == "TO":
+        return False
+    return cursor.peek(ahead + 1) is not None and cursor.punct(ahead + 1) not in ("=", ":")
 
 
 def _setting_name(cursor: Cursor, scope: str) -> tuple[str, str]:
@@ -140,7 +161,7 @@ def _accept_assignment(cursor: Cursor) -> bool:
 def _assignment_follows(cursor: Cursor, ahead: int) -> bool:
     """Whether `[scope] name =|:=|TO` or `@@…` starts `ahead` tokens on (without moving the cursor)."""
     probe = Cursor(cursor.tokens, cursor.i + ahead)
-    if probe.word() in _SCOPE_WORDS and probe.word(1) != "TO" and probe.punct(1) not in ("=", ":"):
+    if _is_scope_word(probe, 0):
         probe.i += 1
     if probe.punct() == "@":
         return True

@@ -6,7 +6,8 @@ What "weaker" means, per setting (the classifier extracts the setting, its new v
   QUERY_DCL (an empty list, the default, logs every event class).
 - server_audit_excl_users / server_audit_incl_users: any non-empty value (someone is excluded, or logging
   is restricted to the listed users); '' or DEFAULT clears the list and stays silent.
-- server_audit_query_log_limit: any change (a lower limit cuts the DROP off a padded statement).
+- server_audit_query_log_limit: below its default 1024, or not a number (a low limit cuts the DROP off a
+  padded statement); a SET the log itself cut inside the setting name ("SET GLOBAL serve") fires too.
 - pgaudit.log: a class list that leaves out ddl or role (none, '', read,write, all,-ddl …).
 - pgaudit.role: any change (object auditing follows that role); other pgaudit.*: set OFF/0/false, or
   pgaudit.log_level to a DEBUG level.
@@ -28,6 +29,7 @@ from detections.rule import Match, Rule, RuleContext, RuleKind
 from detections.rules._statements import statement_match
 from detections.severity import Severity
 from detections.sql import Statement, StatementKind
+from detections.sql_audit import CUT
 
 _OFF = frozenset({"off", "0", "false", "no"})
 _ON = frozenset({"on", "1", "true", "yes"})
@@ -39,6 +41,7 @@ _MYSQL_DEFAULTS = {
     "server_audit_incl_users": "",
     "server_audit_query_log_limit": "1024",
 }
+_DEFAULT_QUERY_LOG_LIMIT = 1024
 _PGAUDIT_CLASSES = frozenset({"read", "write", "function", "role", "ddl", "misc", "misc_set"})
 _PGAUDIT_NEEDED = frozenset({"ddl", "role"})
 
@@ -75,7 +78,9 @@ def _value_weakens(setting: str, value: str) -> bool:
         return lowered not in ("", "''")
     if setting == "pgaudit.log":
         return not _pgaudit_classes(value) >= _PGAUDIT_NEEDED
-    if setting in ("server_audit_query_log_limit", "pgaudit.role"):
+    if setting == "server_audit_query_log_limit":
+        return not (lowered.isdigit() and int(lowered) >= _DEFAULT_QUERY_LOG_LIMIT)
+    if setting == "pgaudit.role":
         return True
     if setting == "pgaudit.log_level":
         return lowered.startswith("debug")
@@ -88,8 +93,8 @@ def _value_weakens(setting: str, value: str) -> bool:
 
 def weakens(statement: Statement) -> bool:
     """Whether an AUDIT_SETTING / AUDIT_REMOVED statement makes the server audit less."""
-    if statement.kind is StatementKind.AUDIT_REMOVED:
-        return True
+    if statement.kind is StatementKind.AUDIT_REMOVED or statement.setting.endswith(CUT):
+        return True  # a removal, or a SET the log cut short (by lowering server_audit_query_log_limit)
     value = statement.value
     if value is None:
         value = _MYSQL_DEFAULTS.get(statement.setting)
@@ -120,7 +125,9 @@ def describe(statement: Statement) -> str:
         return f"DROP EXTENSION {name}" if name == "pgaudit" else f"UNINSTALL PLUGIN {name}"
     setting = "all settings" if statement.setting == "all" else statement.setting
     value = statement.value
-    if value is None:
+    if setting.endswith(CUT):
+        change = "changed (the log cut the statement short)"
+    elif value is None:
         change = "reset"
     elif value.strip().lower() in _OFF:
         change = "set OFF"

@@ -37,6 +37,10 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
         "SET GLOBAL server_audit_query_log_limit = -1",
         (_setting("server_audit_query_log_limit", "-1", "global"),),
     ),
+    # the log cut the SET inside an audit setting's name (server_audit_query_log_limit=16 logs it so)
+    ("SET GLOBAL serve", (_setting("serve…", None, "global"),)),
+    ("SET GLOBAL serv", (OTHER,)),  # too short to tell
+    ("SET GLOBAL server_id", (OTHER,)),  # a complete name that is not an audit setting
     ("UNINSTALL PLUGIN server_audit", (S(K.AUDIT_REMOVED, ("server_audit",)),)),
     ("uninstall soname 'server_audit.so'", (S(K.AUDIT_REMOVED, ("server_audit",)),)),
     ("UNINSTALL PLUGIN example", (OTHER,)),
