@@ -13,9 +13,10 @@ What "weaker" means, per setting (the classifier extracts the setting, its new v
   pgaudit.log_level to a DEBUG level.
 - log_connections / log_disconnections: OFF/0/false/no or ''; log_statement: none or '';
   shared_preload_libraries: a list without pgaudit.
-- RESET / SET … TO DEFAULT in a session returns to the configured value: silent. In ALTER SYSTEM and ALTER
-  ROLE|DATABASE it removes the setting, falling back to a weaker baseline (per-role and per-database
-  pgaudit settings are targeted watches; the built-in defaults log nothing): fires, RESET ALL included.
+- PostgreSQL RESET / SET … TO DEFAULT: in a session or by ALTER SYSTEM it returns to the configuration
+  file's value (the baseline; ALTER SYSTEM RESET is how an override is undone): silent. In ALTER
+  ROLE|DATABASE it removes a per-role or per-database setting, which is a targeted watch stronger than
+  the baseline: fires, RESET ALL included.
 - UNINSTALL PLUGIN|SONAME server_audit and DROP EXTENSION pgaudit always fire.
 A failed attempt fires too (titled "Attempted …"): trying is the signal. Reading a setting never fires.
 """
@@ -99,7 +100,7 @@ def weakens(statement: Statement) -> bool:
     if value is None:
         value = _MYSQL_DEFAULTS.get(statement.setting)
         if value is None:  # a PostgreSQL RESET / TO DEFAULT
-            return statement.scope != "session"
+            return statement.scope in ("role", "database")
     return _value_weakens(statement.setting, value)
 
 
