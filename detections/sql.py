@@ -139,10 +139,25 @@ def _classify_statement(tokens: list[Token], nesting: int, dialect: Dialect) -> 
         return _do_block(cursor, nesting, dialect)
     if word == "EXECUTE":
         return _execute(cursor, nesting, dialect)
+    if word == "SET" and cursor.accept("STATEMENT") and (statement := _after_for(cursor)):
+        if nesting > _MAX_NESTING:
+            return [_OTHER]
+        return _classify_statement(statement, nesting + 1, dialect)  # MariaDB SET STATEMENT v=x FOR stmt
     audit = audit_statements(word, cursor)
     if audit is not None:
         return audit
     return [_classify_simple(word, cursor), *set_config_calls(tokens)]
+
+
+def _after_for(cursor: Cursor) -> list[Token]:
+    """The tokens after the first top-level FOR (the statement a MariaDB SET STATEMENT runs), or []."""
+    depth = 0
+    for j in range(cursor.i, len(cursor.tokens)):
+        token = cursor.tokens[j]
+        depth += 1 if token.is_punct("(") else -1 if token.is_punct(")") else 0
+        if depth <= 0 and token.is_word("FOR"):
+            return cursor.tokens[j + 1 :]
+    return []
 
 
 def _classify_simple(word: str, cursor: Cursor) -> Statement:

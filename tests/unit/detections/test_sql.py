@@ -240,6 +240,10 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ),
     ("DO $$ BEGIN IF true THEN EXECUTE format('DROP TABLE %I', 'x'); END IF; END $$", (S(K.DROP_TABLE),)),
     ("EXECUTE IMMEDIATE 'DROP TABLE t'", (S(K.DROP_TABLE, ("t",)),)),
+    # MariaDB runs the statement after FOR with session variables set for it
+    ("SET STATEMENT max_statement_time=60, sql_mode='' FOR DROP TABLE t", (S(K.DROP_TABLE, ("t",)),)),
+    ("SET STATEMENT foreign_key_checks=0 FOR TRUNCATE t", (S(K.TRUNCATE, ("t",)),)),
+    ("SET STATEMENT a=1 FOR " * 5000 + "DROP TABLE t", (OTHER,)),  # nested too deep: not looked into
     (
         "BEGIN NOT ATOMIC IF 1 THEN DROP TABLE t; END IF; END",  # MariaDB compound outside a routine
         (S(K.DROP_TABLE, ("t",)), OTHER, OTHER),
