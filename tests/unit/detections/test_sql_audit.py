@@ -71,6 +71,19 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
         "SELECT set_config('pgaudit.log', 'none', false)",
         (S(K.SELECT), _setting("pgaudit.log", "none", "session")),
     ),
+    # code that runs now: a DO block's dynamic SQL and PERFORM; a function body does not run now
+    (
+        "DO $$ BEGIN EXECUTE 'ALTER SYSTEM SET pgaudit.log = ''none'''; END $$",
+        (_setting("pgaudit.log", "none", "system"),),
+    ),
+    (
+        "DO $$ BEGIN PERFORM set_config('pgaudit.log', 'none', false); END $$",
+        (_setting("pgaudit.log", "none", "session"),),
+    ),
+    (
+        "CREATE FUNCTION f() RETURNS void AS $$ ALTER SYSTEM SET pgaudit.log = none $$ LANGUAGE sql",
+        (S(K.OTHER_DDL),),
+    ),
     # --- not audit settings: left to the rest of the classifier
     ("SET NAMES utf8mb4", (OTHER,)),
     ("SET search_path TO a, b", (OTHER,)),
