@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from detections.sql import Statement, StatementKind, classify
+from detections.sql import Statement, StatementKind, classify, dialect_of
 from parsers.event import STATEMENT_ACTIONS, AuditEvent
 
 
@@ -30,7 +30,7 @@ class Observation:
         """The statement text split and classified (empty when the event carries no statement)."""
         if self.event.action not in STATEMENT_ACTIONS or not self.event.statement:
             return ()
-        return classify(self.event.statement)
+        return classify(self.event.statement, dialect_of(self.event))
 
     def statements_of(self, *kinds: StatementKind) -> tuple[Statement, ...]:
         """The classified statements of the given kinds."""

@@ -1,7 +1,9 @@
 """Classify SQL text (MySQL/MariaDB or PostgreSQL) into the statements detection rules ask about.
 
 Works on tokens (`detections.sql_tokens`), so keywords inside comments, string literals, quoted
-identifiers and routine definitions never count. Decisions on dialect-ambiguous text:
+identifiers and routine definitions never count. Events are classified in the dialect of the server that
+wrote them (`dialect_of`): on MySQL/MariaDB `SELECT 1--1; DROP TABLE t` drops a table and `/*! … */` runs,
+on PostgreSQL both are comments. Decisions on dialect-ambiguous text:
 
 - Routine definitions (CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT …) are OTHER_DDL: their body does not
   run now (MariaDB logs a procedure's inner statements as their own lines when it is CALLed).
@@ -28,10 +30,12 @@ from detections.sql_accounts import (
     revoke_statement,
     set_password,
 )
+from detections.sql_audit import audit_statements, set_config_calls
 from detections.sql_statement import SUPERUSER_ROLES, Statement, StatementKind
-from detections.sql_tokens import Token, TokenKind, split_statements, tokenize
+from detections.sql_tokens import Dialect, Token, TokenKind, split_statements, tokenize
+from parsers.event import AuditEvent, Source
 
-__all__ = ["SUPERUSER_ROLES", "Statement", "StatementKind", "classify"]
+__all__ = ["SUPERUSER_ROLES", "Dialect", "Statement", "StatementKind", "classify", "dialect_of"]
 
 _MAX_NESTING = 4  # DO inside EXECUTE inside DO …: deeper text is not looked into
 _OTHER = Statement(StatementKind.OTHER)
@@ -44,24 +48,41 @@ _CONDITION_ENDS = frozenset({"THEN", "LOOP", "DO"})  # … skipped up to and inc
 _BODY_KINDS = frozenset({TokenKind.STRING, TokenKind.DOLLAR, TokenKind.DQUOTED})
 
 
-def classify(sql: str) -> tuple[Statement, ...]:
-    """One Statement per statement in `sql`, in order (a DO block gives the statements it runs)."""
-    return tuple(_classify_tokens(tokenize(sql), 0))
+_MYSQL_ENGINES = frozenset({"aurora-mysql", "aurora_mysql", "mysql", "mariadb"})
 
 
-def _classify_tokens(tokens: list[Token], nesting: int) -> list[Statement]:
+def dialect_of(event: AuditEvent) -> Dialect:
+    """The SQL dialect the server that wrote `event` speaks (DAS: by engine; unknown engines: PostgreSQL)."""
+    if event.source in (Source.AURORA_MYSQL, Source.MYSQL_AUDIT):
+        return Dialect.MYSQL
+    if event.source is Source.ACTIVITY_STREAM and event.engine.lower() in _MYSQL_ENGINES:
+        return Dialect.MYSQL
+    return Dialect.POSTGRES
+
+
+def classify(sql: str, dialect: Dialect = Dialect.ANY) -> tuple[Statement, ...]:
+    """One Statement per statement in `sql`, in order (a DO block gives the statements it runs).
+
+    `dialect` decides the lexical differences (MySQL `--x` is code, PostgreSQL's is a comment …); the
+    default `Dialect.ANY` is for text of unknown origin (see `detections.sql_tokens`).
+    """
+    return tuple(_classify_tokens(tokenize(sql, dialect), 0, dialect))
+
+
+def _classify_tokens(tokens: list[Token], nesting: int, dialect: Dialect) -> list[Statement]:
     """Classify every statement in a token stream."""
     found: list[Statement] = []
     for statement in split_statements(tokens):
-        found.extend(_classify_statement(statement, nesting))
+        found.extend(_classify_statement(statement, nesting, dialect))
     return found
 
 
-def _executed(sql: str, nesting: int) -> list[Statement]:
+def _executed(sql: str, nesting: int, dialect: Dialect) -> list[Statement]:
     """What code that runs now (a DO body, dynamic SQL) does: its non-OTHER statements, or one OTHER."""
     if nesting > _MAX_NESTING:
         return [_OTHER]
-    found = [s for s in _classify_tokens(tokenize(sql), nesting) if s.kind is not StatementKind.OTHER]
+    tokens = tokenize(sql, dialect)
+    found = [s for s in _classify_tokens(tokens, nesting, dialect) if s.kind is not StatementKind.OTHER]
     return found or [_OTHER]
 
 
@@ -106,7 +127,7 @@ def _condition_end(cursor: Cursor) -> int | None:
     return None
 
 
-def _classify_statement(tokens: list[Token], nesting: int) -> list[Statement]:
+def _classify_statement(tokens: list[Token], nesting: int, dialect: Dialect) -> list[Statement]:
     """Classify one statement's tokens (a list: code that runs now may hold several)."""
     cursor = Cursor(tokens)
     _skip_control_flow(cursor)
@@ -115,10 +136,28 @@ def _classify_statement(tokens: list[Token], nesting: int) -> list[Statement]:
     word = cursor.word()
     cursor.i += 1
     if word == "DO":
-        return _do_block(cursor, nesting)
+        return _do_block(cursor, nesting, dialect)
     if word == "EXECUTE":
-        return _execute(cursor, nesting)
-    return [_classify_simple(word, cursor)]
+        return _execute(cursor, nesting, dialect)
+    if word == "SET" and cursor.accept("STATEMENT") and (statement := _after_for(cursor)):
+        if nesting > _MAX_NESTING:
+            return [_OTHER]
+        return _classify_statement(statement, nesting + 1, dialect)  # MariaDB SET STATEMENT v=x FOR stmt
+    audit = audit_statements(word, cursor)
+    if audit is not None:
+        return audit
+    return [_classify_simple(word, cursor), *set_config_calls(tokens)]
+
+
+def _after_for(cursor: Cursor) -> list[Token]:
+    """The tokens after the first top-level FOR (the statement a MariaDB SET STATEMENT runs), or []."""
+    depth = 0
+    for j in range(cursor.i, len(cursor.tokens)):
+        token = cursor.tokens[j]
+        depth += 1 if token.is_punct("(") else -1 if token.is_punct(")") else 0
+        if depth <= 0 and token.is_word("FOR"):
+            return cursor.tokens[j + 1 :]
+    return []
 
 
 def _classify_simple(word: str, cursor: Cursor) -> Statement:
@@ -224,7 +263,7 @@ def _create_or_alter(verb: str, cursor: Cursor) -> Statement:
     return account_statement(cursor, StatementKind.CREATE_ROLE, login=False)
 
 
-def _do_block(cursor: Cursor, nesting: int) -> list[Statement]:
+def _do_block(cursor: Cursor, nesting: int, dialect: Dialect) -> list[Statement]:
     """PostgreSQL DO [LANGUAGE l] 'code': the statements its PL/pgSQL body runs (MySQL DO expr: OTHER)."""
     language = ""
     body: Token | None = None
@@ -237,10 +276,10 @@ def _do_block(cursor: Cursor, nesting: int) -> list[Statement]:
             body = token
     if body is None or language not in ("", "plpgsql", "sql"):
         return [_OTHER]
-    return _executed(body.value, nesting + 1)
+    return _executed(body.value, nesting + 1, dialect)
 
 
-def _execute(cursor: Cursor, nesting: int) -> list[Statement]:
+def _execute(cursor: Cursor, nesting: int, dialect: Dialect) -> list[Statement]:
     """EXECUTE [IMMEDIATE] 'sql' / EXECUTE format('sql', …) runs its text; EXECUTE name is OTHER."""
     cursor.accept("IMMEDIATE")
     if cursor.word() == "FORMAT" and cursor.punct(1) == "(":
@@ -248,4 +287,4 @@ def _execute(cursor: Cursor, nesting: int) -> list[Statement]:
     text = cursor.peek()
     if text is None or text.kind not in _BODY_KINDS:
         return [_OTHER]
-    return _executed(text.value, nesting + 1)
+    return _executed(text.value, nesting + 1, dialect)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import pairwise
 
-from detections.sql_statement import SUPERUSER_ROLES, Statement, StatementKind
+from detections.sql_statement import ROLE_ATTRIBUTES, SUPERUSER_ROLES, Statement, StatementKind
 from detections.sql_tokens import LITERAL_KINDS, NAME_KINDS, Token, TokenKind
 
 
@@ -153,14 +153,14 @@ def _items_until(cursor: Cursor, stops: tuple[str, ...]) -> tuple[list[list[Toke
     return items, ""
 
 
-def _render(tokens: list[Token]) -> str:
-    """Tokens' values joined as written: one space where the source had a gap."""
+def render(tokens: list[Token], *, quoted: bool = False) -> str:
+    """Tokens' values (or with `quoted`, their source text) joined: one space where the source had a gap."""
     parts: list[str] = []
     previous: Token | None = None
     for token in tokens:
         if previous is not None and token.start > previous.end:
             parts.append(" ")
-        parts.append(token.value)
+        parts.append(token.text if quoted else token.value)
         previous = token
     return "".join(parts)
 
@@ -191,8 +191,13 @@ def _grantees(cursor: Cursor) -> list[str]:
 
 def _privilege_facts(items: list[list[Token]]) -> tuple[tuple[str, ...], bool]:
     """Granted items as lower-case text, and whether one of them is ALL [PRIVILEGES]."""
-    granted = tuple(text for item in items if (text := _render(item).lower()))
+    granted = tuple(text for item in items if (text := render(item).lower()))
     return granted, any(item in ("all", "all privileges") for item in granted)
+
+
+def is_global_level(level: str) -> bool:
+    """Whether a GRANT level is the whole server (MySQL `*.*`, however spaced)."""
+    return level.replace(" ", "") == "*.*"
 
 
 def grant_statement(cursor: Cursor) -> Statement:
@@ -204,7 +209,7 @@ def grant_statement(cursor: Cursor) -> Statement:
     if stop == "ON":
         cursor.i += 1
         level_items, stop = _items_until(cursor, ("TO",))
-        level = ",".join(_render(item) for item in level_items).replace(" ", "")
+        level = ", ".join(render(item) for item in level_items)
     grantees: list[str] = []
     if cursor.accept("TO"):
         grantees = _grantees(cursor)
@@ -212,7 +217,9 @@ def grant_statement(cursor: Cursor) -> Statement:
     with_option = "WITH" in rest and any(
         pair in (("GRANT", "OPTION"), ("ADMIN", "OPTION"), ("ADMIN", "TRUE")) for pair in pairwise(rest)
     )
-    superuser = any(_base_role(item) in SUPERUSER_ROLES for item in granted) or (grant_all and level == "*.*")
+    superuser = any(_base_role(item) in SUPERUSER_ROLES for item in granted) or (
+        grant_all and is_global_level(level)
+    )
     return Statement(
         StatementKind.GRANT,
         tuple(grantees),
@@ -221,6 +228,7 @@ def grant_statement(cursor: Cursor) -> Statement:
         granted=granted,
         superuser=superuser,
         sets_password=any(sets_password_at(tokens, i) for i in range(len(tokens))),
+        level=level,
     )
 
 
@@ -247,7 +255,8 @@ def account_statement(cursor: Cursor, kind: StatementKind, *, login: bool) -> St
     first = account_name(cursor)
     objects = [first] if first is not None else []
     granted: list[str] = []
-    superuser = sets_password = False
+    attributes: set[str] = set()
+    sets_password = False
     depth = 0
     while (token := cursor.peek()) is not None:
         cursor.i += 1
@@ -261,8 +270,10 @@ def account_statement(cursor: Cursor, kind: StatementKind, *, login: bool) -> St
             if kind is StatementKind.ALTER_USER and word in ("SET", "RESET", "RENAME"):
                 break  # the rest sets configuration parameters or a new name
             sets_password = sets_password or sets_password_at(tokens, cursor.i - 1)
-            if word in ("SUPERUSER", "NOSUPERUSER"):
-                superuser = word == "SUPERUSER"
+            if word.lower() in ROLE_ATTRIBUTES:
+                attributes.add(word.lower())
+            elif word.startswith("NO") and word[2:].lower() in ROLE_ATTRIBUTES:
+                attributes.discard(word[2:].lower())  # NOSUPERUSER, NOCREATEROLE …
             elif word in ("LOGIN", "NOLOGIN"):
                 login = word == "LOGIN"
             elif word in ("ROLE", "GROUP", "ADMIN", "USER"):
@@ -272,7 +283,7 @@ def account_statement(cursor: Cursor, kind: StatementKind, *, login: bool) -> St
                 members = name_list(cursor, account_name)
                 if joins:
                     granted.extend(member.lower() for member in members)
-    superuser = superuser or any(_base_role(role) in SUPERUSER_ROLES for role in granted)
+    superuser = "superuser" in attributes or any(_base_role(role) in SUPERUSER_ROLES for role in granted)
     return Statement(
         kind,
         tuple(objects),
@@ -281,6 +292,7 @@ def account_statement(cursor: Cursor, kind: StatementKind, *, login: bool) -> St
         superuser=superuser,
         login=login,
         sets_password=sets_password,
+        attributes=tuple(a for a in ROLE_ATTRIBUTES if a in attributes),
     )
 
 

@@ -22,6 +22,10 @@ class StatementKind(StrEnum):
     ALTER_USER = "alter_user"  # ALTER USER, ALTER ROLE, ALTER GROUP … RENAME, RENAME USER
     SET_PASSWORD = "set_password"  # noqa: S105 — a statement kind, not a password
     DROP_USER = "drop_user"  # DROP USER / DROP ROLE / DROP GROUP
+    # SET/RESET of a setting that decides what is audited (AUDIT_SETTINGS, pgaudit.*), in any scope:
+    # SET [GLOBAL|SESSION], SET @@global.x, ALTER SYSTEM, ALTER ROLE|USER|DATABASE … SET|RESET, set_config()
+    AUDIT_SETTING = "audit_setting"
+    AUDIT_REMOVED = "audit_removed"  # UNINSTALL PLUGIN|SONAME server_audit, DROP EXTENSION pgaudit
     OTHER_DDL = "other_ddl"
     DML = "dml"
     SELECT = "select"
@@ -47,6 +51,26 @@ class Statement:
     sets_password: bool = (
         False  # IDENTIFIED BY/AS/USING, PASSWORD '…' (or a redaction placeholder), SET PASSWORD
     )
+    level: str = ""  # GRANT … ON level as written, quotes removed (*.*, shop.*, DATABASE appdb)
+    # PostgreSQL role attributes given by CREATE/ALTER ROLE|USER that reach beyond one's own objects,
+    # lower-case, in ROLE_ATTRIBUTES order (SUPERUSER also sets `superuser`)
+    attributes: tuple[str, ...] = ()
+    # AUDIT_SETTING: the setting, lower-case without scope (server_audit_logging, pgaudit.log; "all"
+    # for RESET ALL); its new value with quotes removed, None when it returns to a default (RESET,
+    # = DEFAULT) — an expression is kept as written; where it applies (AUDIT_SCOPES). `objects` holds
+    # the role or database of ALTER ROLE|DATABASE … SET, the plugin or extension of AUDIT_REMOVED.
+    setting: str = ""
+    value: str | None = None
+    scope: str = ""
+
+
+# PostgreSQL role attributes that give power over other roles, other sessions' data or the server.
+ROLE_ATTRIBUTES: tuple[str, ...] = ("superuser", "createrole", "bypassrls", "replication")
+
+# Where an AUDIT_SETTING applies: server-wide now (MySQL SET GLOBAL/PERSIST, @@global.), this session
+# (SET [SESSION|LOCAL], set_config()), server-wide after a reload (ALTER SYSTEM), or to the sessions of
+# one role or database from their next login (ALTER ROLE|USER|DATABASE … SET|RESET).
+AUDIT_SCOPES: tuple[str, ...] = ("global", "session", "system", "role", "database")
 
 
 # Roles and privileges whose grant gives superuser-class power over the server, lower-case.

@@ -26,7 +26,7 @@ from enum import StrEnum
 class Dialect(StrEnum):
     """Which lexical rules to apply where MySQL and PostgreSQL disagree."""
 
-    ANY = "any"  # the hybrid used for classification (documented in the module docstring)
+    ANY = "any"  # the hybrid for text of unknown origin (documented in the module docstring)
     MYSQL = "mysql"
     POSTGRES = "postgres"
 

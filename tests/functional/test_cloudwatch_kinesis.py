@@ -129,7 +129,9 @@ def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_rep
         "[MEDIUM] Failed login for victim from 127.0.0.1 on mariadb-prod (1045) ×22",
     ]
     first_slack = [message["blocks"][0]["text"]["text"] for message in world.slack_messages()]
-    assert len(unique(first_slack)) == 2 + 14 + 1  # victim's two, PostgreSQL's fourteen, the TRUNCATE
+    # victim's two, PostgreSQL's fifteen (one: CREATE ROLE admin_user … CREATEROLE), the TRUNCATE
+    assert len(unique(first_slack)) == 2 + 15 + 1
+    assert "Privilege grant (CREATEROLE) to admin_user by postgres on pg-prod" in first_slack
     assert logs.summaries()[0]["retried_records"] == 1
 
     throttle.remove()
@@ -142,7 +144,7 @@ def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_rep
         subject for subject in emails if subject.find("on pg-prod") > 0
     ]
     assert unique([m["blocks"][0]["text"]["text"] for m in world.slack_messages()]) == sorted(first_slack)
-    assert logs.summaries()[1]["already_delivered"] == {"slack": 15}
+    assert logs.summaries()[1]["already_delivered"] == {"slack": 16}
 
 
 def test_unreadable_records_are_acknowledged_and_the_rest_is_delivered(

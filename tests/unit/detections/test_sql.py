@@ -46,22 +46,30 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
                 with_grant_option=True,
                 granted=("all privileges",),
                 superuser=True,
+                level="*.*",
             ),
         ),
     ),
-    ("GRANT SELECT ON t TO u", (S(K.GRANT, ("u",), granted=("select",)),)),
+    ("GRANT SELECT ON t TO u", (S(K.GRANT, ("u",), granted=("select",), level="t"),)),
     (
         "GRANT SELECT (a, b), INSERT ON db.t TO u, 'v'@'10.0.0.%'",
-        (S(K.GRANT, ("u", "v@10.0.0.%"), granted=("select", "insert")),),
+        (S(K.GRANT, ("u", "v@10.0.0.%"), granted=("select", "insert"), level="db.t"),),
     ),
-    ("GRANT ALL ON db.* TO u", (S(K.GRANT, ("u",), grant_all=True, granted=("all",)),)),
+    ("GRANT ALL ON db.* TO u", (S(K.GRANT, ("u",), grant_all=True, granted=("all",), level="db.*"),)),
     ("GRANT rds_superuser TO bob", (S(K.GRANT, ("bob",), granted=("rds_superuser",), superuser=True),)),
     (
         "GRANT 'rds_superuser_role'@'%' TO app",
         (S(K.GRANT, ("app",), granted=("rds_superuser_role@%",), superuser=True),),
     ),
-    ("GRANT SUPER ON *.* TO u", (S(K.GRANT, ("u",), granted=("super",), superuser=True),)),
-    ("GRANT FILE ON *.* TO u@localhost", (S(K.GRANT, ("u@localhost",), granted=("file",), superuser=True),)),
+    ("GRANT SUPER ON *.* TO u", (S(K.GRANT, ("u",), granted=("super",), superuser=True, level="*.*"),)),
+    (
+        "GRANT FILE ON *.* TO u@localhost",
+        (S(K.GRANT, ("u@localhost",), granted=("file",), superuser=True, level="*.*"),),
+    ),
+    (
+        "GRANT PROCESS, CREATE USER ON *.* TO u",
+        (S(K.GRANT, ("u",), granted=("process", "create user"), level="*.*"),),
+    ),
     (
         "GRANT pg_execute_server_program TO GROUP ops",
         (S(K.GRANT, ("ops",), granted=("pg_execute_server_program",), superuser=True),),
@@ -73,17 +81,38 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ("GRANT r TO bob WITH ADMIN TRUE", (S(K.GRANT, ("bob",), with_grant_option=True, granted=("r",)),)),
     (
         "GRANT SELECT ON ALL TABLES IN SCHEMA public TO ro WITH GRANT OPTION",
-        (S(K.GRANT, ("ro",), with_grant_option=True, granted=("select",)),),
+        (
+            S(
+                K.GRANT,
+                ("ro",),
+                with_grant_option=True,
+                granted=("select",),
+                level="ALL TABLES IN SCHEMA public",
+            ),
+        ),
     ),
     (
         "GRANT ALL ON db.* TO u IDENTIFIED BY 'x' WITH MAX_QUERIES_PER_HOUR 9 GRANT OPTION",
-        (S(K.GRANT, ("u",), grant_all=True, with_grant_option=True, granted=("all",), sets_password=True),),
+        (
+            S(
+                K.GRANT,
+                ("u",),
+                grant_all=True,
+                with_grant_option=True,
+                granted=("all",),
+                sets_password=True,
+                level="db.*",
+            ),
+        ),
     ),
     (
         "GRANT ALL ON sa_db TO u2_empty IDENTIFIED BY *****",  # RDS audit plugin test output
-        (S(K.GRANT, ("u2_empty",), grant_all=True, granted=("all",), sets_password=True),),
+        (S(K.GRANT, ("u2_empty",), grant_all=True, granted=("all",), sets_password=True, level="sa_db"),),
     ),
-    ("GRANT PROXY ON 'plug_dest'@'%' TO 'plug'@'%'", (S(K.GRANT, ("plug@%",), granted=("proxy",)),)),
+    (
+        "GRANT PROXY ON 'plug_dest'@'%' TO 'plug'@'%'",
+        (S(K.GRANT, ("plug@%",), granted=("proxy",), level="plug_dest@%"),),
+    ),
     ("REVOKE SELECT ON t FROM u", (S(K.REVOKE, ("u",), granted=("select",)),)),
     (
         "REVOKE ALL PRIVILEGES, GRANT OPTION FROM u, v",
@@ -123,7 +152,11 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ("CREATE ROLE IF NOT EXISTS r1, r2", (S(K.CREATE_ROLE, ("r1", "r2")),)),
     ("CREATE ROLE r LOGIN PASSWORD 'x'", (S(K.CREATE_ROLE, ("r",), login=True, sets_password=True),)),
     ("CREATE ROLE r WITH LOGIN", (S(K.CREATE_ROLE, ("r",), login=True),)),
-    ("CREATE ROLE r SUPERUSER", (S(K.CREATE_ROLE, ("r",), superuser=True),)),
+    ("CREATE ROLE r SUPERUSER", (S(K.CREATE_ROLE, ("r",), superuser=True, attributes=("superuser",)),)),
+    (
+        "CREATE ROLE r LOGIN REPLICATION BYPASSRLS CREATEROLE",
+        (S(K.CREATE_ROLE, ("r",), login=True, attributes=("createrole", "bypassrls", "replication")),),
+    ),
     ("CREATE ROLE r WITH NOSUPERUSER CREATEDB", (S(K.CREATE_ROLE, ("r",)),)),
     (
         "CREATE ROLE r IN ROLE rds_superuser, readers LOGIN",
@@ -158,10 +191,15 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     # PINNED: PASSWORD NULL removes the password, it sets none
     ("ALTER USER u PASSWORD NULL", (S(K.ALTER_USER, ("u",)),)),
     ("ALTER USER u PASSWORD EXPIRE INTERVAL 90 DAY", (S(K.ALTER_USER, ("u",)),)),
-    ("ALTER ROLE r SUPERUSER", (S(K.ALTER_USER, ("r",), superuser=True),)),
+    ("ALTER ROLE r SUPERUSER", (S(K.ALTER_USER, ("r",), superuser=True, attributes=("superuser",)),)),
+    ("ALTER ROLE r NOCREATEROLE NOREPLICATION", (S(K.ALTER_USER, ("r",)),)),
     ("ALTER ROLE r LOGIN", (S(K.ALTER_USER, ("r",), login=True),)),
     ("ALTER ROLE r RENAME TO s", (S(K.ALTER_USER, ("r",)),)),
-    ("ALTER USER myuser SET pgaudit.log TO 'NONE'", (S(K.ALTER_USER, ("myuser",)),)),
+    (
+        "ALTER USER myuser SET pgaudit.log TO 'NONE'",
+        (S(K.AUDIT_SETTING, ("myuser",), setting="pgaudit.log", value="NONE", scope="role"),),
+    ),
+    ("ALTER USER myuser SET search_path TO app", (S(K.ALTER_USER, ("myuser",)),)),
     (
         "ALTER GROUP rds_superuser ADD USER bob, alice",
         (S(K.GRANT, ("bob", "alice"), granted=("rds_superuser",), superuser=True),),
@@ -202,6 +240,10 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ),
     ("DO $$ BEGIN IF true THEN EXECUTE format('DROP TABLE %I', 'x'); END IF; END $$", (S(K.DROP_TABLE),)),
     ("EXECUTE IMMEDIATE 'DROP TABLE t'", (S(K.DROP_TABLE, ("t",)),)),
+    # MariaDB runs the statement after FOR with session variables set for it
+    ("SET STATEMENT max_statement_time=60, sql_mode='' FOR DROP TABLE t", (S(K.DROP_TABLE, ("t",)),)),
+    ("SET STATEMENT foreign_key_checks=0 FOR TRUNCATE t", (S(K.TRUNCATE, ("t",)),)),
+    ("SET STATEMENT a=1 FOR " * 5000 + "DROP TABLE t", (OTHER,)),  # nested too deep: not looked into
     (
         "BEGIN NOT ATOMIC IF 1 THEN DROP TABLE t; END IF; END",  # MariaDB compound outside a routine
         (S(K.DROP_TABLE, ("t",)), OTHER, OTHER),
@@ -238,7 +280,10 @@ CASES: list[tuple[str, tuple[Statement, ...]]] = [
     ("BEGIN; DROP TABLE t; COMMIT", (OTHER, S(K.DROP_TABLE, ("t",)), OTHER)),
     ("CREATE TABLE t (id int)", (S(K.OTHER_DDL),)),
     ("COMMENT ON TABLE t IS 'x'", (S(K.OTHER_DDL),)),
-    ("set global server_audit_logging= off", (OTHER,)),
+    (
+        "set global server_audit_logging= off",
+        (S(K.AUDIT_SETTING, setting="server_audit_logging", value="off", scope="global"),),
+    ),
     # --- degenerate text
     ("", ()),
     (" ;; -- nothing\n", ()),

@@ -115,7 +115,8 @@ ERROR_CASES = [
         "rules.1.statement_class",
         ["drop_tables"],
         "rules[1].statement_class[0]: must be one of drop_table, drop_database, truncate, grant, revoke, "
-        "create_user, create_role, alter_user, set_password, drop_user, other_ddl, dml, select, other",
+        "create_user, create_role, alter_user, set_password, drop_user, audit_setting, audit_removed, "
+        "other_ddl, dml, select, other",
     ),
     ("rules.1.threshold", {"count": 3}, "rules[1].threshold: missing required key 'window_minutes'"),
     ("rules.1.threshold.count", 0, "rules[1].threshold.count: must be an integer ≥ 1"),
