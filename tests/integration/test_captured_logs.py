@@ -197,9 +197,18 @@ def test_mariadb_logs_procedure_statements_before_the_call(mariadb_audit_log: Pa
 # --- PostgreSQL + pgaudit ---------------------------------------------------------------------------------
 
 
+# A session still open when the throwaway server stops may log this; it is no connection attempt.
+_SHUTDOWN_FATAL = "FATAL:  terminating connection due to administrator command"
+
+
+def refused_connection_lines(text: str) -> list[str]:
+    """The FATAL lines of refused connection attempts (not those of sessions ended by the shutdown)."""
+    return [e for e in text.split("\n") if "]:FATAL:  " in e and _SHUTDOWN_FATAL not in e]
+
+
 def test_postgres_fatal_lines_match_the_scenario(postgres_log: Path) -> None:
     """GIVEN the scenario's refused logins WHEN counting FATAL entries THEN one per attempt, same text."""
-    fatal = [e for e in postgres_log.read_text(encoding="utf-8").split("\n") if "]:FATAL:  " in e]
+    fatal = refused_connection_lines(postgres_log.read_text(encoding="utf-8"))
     users = [re.findall(r'FATAL:  password authentication failed for user "([^"]+)"$', e) for e in fatal]
 
     assert Counter(u[0] for u in users if u) == failed_logins(POSTGRES_SCENARIO)
@@ -213,7 +222,7 @@ def test_postgres_unknown_role_differs_only_in_detail(postgres_log: Path) -> Non
     details = {
         message(entries[i]).split('"')[1]: message(entries[i + 1])
         for i, e in enumerate(entries)
-        if "]:FATAL:  " in e
+        if "]:FATAL:  " in e and _SHUTDOWN_FATAL not in e
     }
     # PostgreSQL 16+ names the file ("Connection matched file … line 2: …"): compare, do not spell out.
     matched = details["app"].removeprefix("DETAIL:  ")
@@ -229,7 +238,7 @@ def test_postgres_unknown_role_differs_only_in_detail(postgres_log: Path) -> Non
 def test_postgres_failed_login_has_no_disconnection(postgres_log: Path) -> None:
     """GIVEN refused logins WHEN looking for their pid's disconnection THEN there is none."""
     entries = postgres_entries(postgres_log)
-    failed_pids = {pid_and_message(e)[0] for e in entries if "]:FATAL:  " in e}
+    failed_pids = {pid_and_message(e)[0] for e in entries if "]:FATAL:  " in e and _SHUTDOWN_FATAL not in e}
     disconnected = {pid_and_message(e)[0] for e in entries if "]:LOG:  disconnection:" in e}
 
     assert len(failed_pids) == 6 + BRUTE_FORCE_ATTEMPTS
