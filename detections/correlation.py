@@ -60,8 +60,10 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
 
 
 def _identity(event: AuditEvent) -> str:
-    """What makes a record itself (CloudWatch event id, else file line); '' when unknown."""
-    return event.event_id or event.location
+    """What makes a record itself (CloudWatch/DAS event id in its stream, else file line); '' if unknown."""
+    if event.event_id:
+        return f"{event.log_group}|{event.log_stream}|{event.event_id}"
+    return event.location
 
 
 def _table_operation(event: AuditEvent) -> TableOperation | None:
