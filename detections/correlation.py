@@ -60,8 +60,10 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
 
 
 def _identity(event: AuditEvent) -> str:
-    """What makes a record itself (CloudWatch/DAS event id in its stream, else file line); '' if unknown."""
-    if event.event_id:
+    """What makes a record itself: its CloudWatch event id in its stream, else its file line or
+    stream record + index (a DAS event id is built from fields that may be empty or repeat); '' if unknown.
+    """
+    if event.event_id and event.source is not Source.ACTIVITY_STREAM:
         return f"{event.log_group}|{event.log_stream}|{event.event_id}"
     return event.location
 

@@ -146,3 +146,16 @@ def test_a_postgres_execution_is_released_after_the_horizon() -> None:
         Action.CONNECT,
         Action.CONNECT,
     ]
+
+
+def test_das_events_sharing_an_event_id_but_not_a_record_position_are_kept() -> None:
+    # GIVEN two SQL Server DAS events without pid or statementId, at the same logTime (same event id)
+    das = {"source": Source.ACTIVITY_STREAM, "engine": "sqlserver", "event_id": "db-1::::2024-05-01 10:00:00"}
+    events = [
+        make_event(0, statement="DROP TABLE a", location="db-1/shard#1[0]", **das),
+        make_event(0, statement="DROP TABLE b", location="db-1/shard#1[1]", **das),
+        make_event(0, statement="DROP TABLE b", location="db-1/shard#1[1]", **das),  # the record redelivered
+    ]
+    # WHEN correlating
+    # THEN both events count, the redelivered one once
+    assert [o.event.statement for o in correlate(events)] == ["DROP TABLE a", "DROP TABLE b"]
