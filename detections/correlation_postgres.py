@@ -165,23 +165,27 @@ class Execution:
         return found
 
     def _unaudited(self, pieces: tuple[Piece, ...]) -> list[Observation]:
-        """Statements of a multi-statement string no pgaudit record named: run (before the last audited
-        one, or after it without an error) or attempted (after it, when an ERROR ended the string).
+        """Statements of a multi-statement string no pgaudit record named: attempted when an ERROR ended
+        the string after the last audited one; run, when only the `statement:` line shows them.
+
+        Without a `statement:` line an unnamed statement is one pgaudit does not audit (its class is
+        not in pgaudit.log) or one an earlier execution of this pid already reported (pgaudit cut the
+        text at a redacted password, so the records did not share it): it is not reported again.
         """
         chosen = {a.piece for a in self.statements.values()}
         if len(pieces) <= 1 or None in chosen:
             return []
-        base = self.statement_line or next(iter(self.statements.values())).records[0]
-        before = [p.text for i, p in enumerate(pieces) if i not in chosen and i < self.last_piece]
         after = [p.text for i, p in enumerate(pieces) if i > self.last_piece]
         found = []
-        if before:
-            found.append(Observation(event=dataclasses.replace(base, statement="; ".join(before))))
         if after and self.error is not None:
-            failed = dataclasses.replace(self.error, statement="; ".join(after))
-            found.append(Observation(event=failed))
-        elif after:
-            found.append(Observation(event=dataclasses.replace(base, statement="; ".join(after))))
+            found.append(Observation(event=dataclasses.replace(self.error, statement="; ".join(after))))
+        if self.statement_line is not None:
+            ran = [p.text for i, p in enumerate(pieces) if i not in chosen and i < self.last_piece]
+            if self.error is None:
+                ran += after
+            if ran:
+                event = dataclasses.replace(self.statement_line, statement="; ".join(ran))
+                found.insert(0, Observation(event=event))
         return found
 
 

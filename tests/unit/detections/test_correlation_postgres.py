@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from detections.correlation_postgres import same_query
 from tests.unit.detections.correlation_logs import (
     findings,
     observations,
@@ -230,3 +233,54 @@ def test_a_disconnection_closes_the_backends_execution() -> None:
         ("DROP DATABASE shop", True),
         ("DROP DATABASE shop", False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("redacted", "clear", "same"),
+    [
+        ("CREATE USER u password <REDACTED>", "CREATE USER u password 'x' VALID UNTIL 'infinity'", True),
+        ("ALTER ROLE u PassWord <REDACTED>", "ALTER ROLE u PassWord 'x'", True),
+        ("ALTER ROLE u PASSWORD <REDACTED>", "ALTER ROLE v PASSWORD 'x'", False),
+        ("DROP DATABASE shop", "DROP DATABASE shop2", False),
+        (None, "DROP DATABASE shop", True),
+    ],
+)
+def test_texts_are_the_same_query_despite_pgaudit_redaction(
+    redacted: str | None, clear: str, same: bool
+) -> None:
+    # GIVEN a pgaudit text (maybe redacted) and a log_statement / STATEMENT text
+    # WHEN comparing
+    # THEN they match exactly when pgaudit's text is the other one with its password redacted
+    assert same_query(redacted, clear) is same
+    assert same_query(clear, redacted) is same
+
+
+def test_a_redacted_record_and_a_later_statement_of_the_same_string_with_pgaudit_alone() -> None:
+    # GIVEN pgaudit alone: the CREATE ROLE record of a two-statement string is cut at PASSWORD,
+    # the DROP TABLE record repeats the whole string
+    text = "CREATE ROLE x LOGIN PASSWORD 'S3cr3t-x!'; DROP TABLE t"
+    lines = [
+        pg_audit(3, "ROLE", "CREATE ROLE", "CREATE ROLE x LOGIN PASSWORD <REDACTED>"),
+        pg_audit(4, "DDL", "DROP TABLE", text, object_name="public.t", object_type="TABLE"),
+    ]
+    # WHEN running the rules
+    found = findings(postgres_events(lines), "user-created", "drop-table")
+    # THEN one finding each
+    assert [rule for rule, _ in found] == ["user-created", "drop-table"]
+
+
+def test_a_statement_only_log_statement_shows_in_a_multi_statement_string_is_still_found() -> None:
+    # GIVEN log_statement='all' and pgaudit.log='ddl': the CREATE ROLE of the string has no pgaudit record
+    text = "CREATE TABLE a (id int); CREATE ROLE x LOGIN PASSWORD 'S3cr3t-x!'"
+    lines = [
+        pg_statement(text),
+        pg_audit(5, "DDL", "CREATE TABLE", text, object_name="public.a", object_type="TABLE"),
+    ]
+    # WHEN correlating and running the rules
+    events = postgres_events(lines)
+    # THEN the table creation and the role creation are each observed, the role creation found once
+    assert [o.event.statement for o in observations(events)] == [
+        "CREATE TABLE a (id int)",
+        "CREATE ROLE x LOGIN PASSWORD 'S3cr3t-x!'",
+    ]
+    assert [rule for rule, _ in findings(events, "user-created")] == ["user-created"]
