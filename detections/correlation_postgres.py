@@ -138,8 +138,7 @@ class Execution:
         if not self.statements:
             self.error = event
             return True
-        pieces = split_query(self.text or "")
-        if len(pieces) > 1 and self.last_piece < len(pieces) - 1:
+        if self._selected() and self.last_piece < len(split_query(self.text or "")) - 1:
             self.error = event  # a statement after the last audited one failed
             return True
         last = next(reversed(self.statements.values()))
@@ -147,6 +146,11 @@ class Execution:
             last.error = event
             return True
         return False  # the audited utility command had completed: this is a new execution failing
+
+    def _selected(self) -> bool:
+        """Whether the query string holds several statements and every record named one of them."""
+        pieces = split_query(self.text or "")
+        return len(pieces) > 1 and all(a.piece is not None for a in self.statements.values())
 
     def observations(self) -> list[Observation]:
         """The observations of a finished execution, one per statement it ran (or attempted)."""
@@ -172,9 +176,9 @@ class Execution:
         not in pgaudit.log) or one an earlier execution of this pid already reported (pgaudit cut the
         text at a redacted password, so the records did not share it): it is not reported again.
         """
-        chosen = {a.piece for a in self.statements.values()}
-        if len(pieces) <= 1 or None in chosen:
+        if not self._selected():
             return []
+        chosen = {a.piece for a in self.statements.values()}
         after = [p.text for i, p in enumerate(pieces) if i > self.last_piece]
         found = []
         if after and self.error is not None:

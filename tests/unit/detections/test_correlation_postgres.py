@@ -284,3 +284,13 @@ def test_a_statement_only_log_statement_shows_in_a_multi_statement_string_is_sti
         "CREATE ROLE x LOGIN PASSWORD 'S3cr3t-x!'",
     ]
     assert [rule for rule, _ in findings(events, "user-created")] == ["user-created"]
+
+
+def test_an_error_after_a_record_naming_no_statement_of_the_string_is_kept() -> None:
+    # GIVEN pgaudit alone: EXPLAIN ANALYZE runs an INSERT (record command INSERT, text starts with
+    # EXPLAIN, so no statement of the string is named), then the string's second statement fails
+    text = "EXPLAIN ANALYZE INSERT INTO t VALUES (1); SELECT 1/0"
+    lines = [pg_audit(3, "WRITE", "INSERT", text), *pg_error("division by zero", text)]
+    # WHEN correlating
+    # THEN the failure is not lost: one failed observation of the string
+    assert _summary(lines) == [(text, False)]
