@@ -4,7 +4,8 @@
   connection id + query id; TABLE lines (which come first) and AUX events join their statement.
   Records without a query id (0 or absent) stand alone.
 - PostgreSQL log: per backend pid, by the order of `statement:` → pgaudit → ERROR/STATEMENT
-  (`detections.correlation_postgres`); never by text equality alone.
+  (`detections.correlation_postgres`); never by text equality alone. Without a pid (a log line
+  prefix lacking %p) every record stands alone.
 - Database Activity Streams (other engines): session + the record's own statementId.
 
 A record delivered twice (same CloudWatch event id, same file line) is used once.
@@ -78,8 +79,11 @@ def _table_operation(event: AuditEvent) -> TableOperation | None:
 
 
 def _selected(event: AuditEvent) -> AuditEvent:
-    """A DAS PostgreSQL record named by the statement of its query string its COMMAND names."""
-    if event.source is not Source.ACTIVITY_STREAM or event.engine in _MYSQL_ENGINES:
+    """A pgaudit or DAS PostgreSQL record named by the statement of its query string its COMMAND names."""
+    if event.source is Source.ACTIVITY_STREAM:
+        if event.engine in _MYSQL_ENGINES:
+            return event
+    elif postgres_record(event) is not PostgresRecord.AUDIT:
         return event
     if not event.statement or not event.command:
         return event
@@ -117,8 +121,10 @@ class _Correlator:
                 return  # the same record delivered again
             self.seen[identity] = position
         role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
-        if event.source is Source.POSTGRES:
+        if event.source is Source.POSTGRES and event.session_id:
             yield from self._postgres(position, event, role)
+        elif event.source is Source.POSTGRES:  # no pid in the log line prefix: nothing proves a join
+            yield Observation(event=_selected(event) if role is not None else event)
         elif (key := correlation_key(event)) is None:
             operation = _table_operation(event)
             yield Observation(event=event, table_operations=() if operation is None else (operation,))

@@ -159,3 +159,19 @@ def test_das_events_sharing_an_event_id_but_not_a_record_position_are_kept() -> 
     # WHEN correlating
     # THEN both events count, the redelivered one once
     assert [o.event.statement for o in correlate(events)] == ["DROP TABLE a", "DROP TABLE b"]
+
+
+def test_postgres_records_without_a_pid_stand_alone() -> None:
+    # GIVEN a log whose line prefix has no %p: a pgaudit record of a multi-statement string, an ERROR
+    text = "CREATE TABLE ms_t (id int); DROP TABLE ms_t"
+    pg = {"source": Source.POSTGRES, "session_id": ""}
+    events = [
+        make_event(0, action=Action.QUERY_DDL, command="DROP TABLE", query_id="4.1", statement=text, **pg),
+        make_event(0, statement="DROP DATABASE shop", status="3D000", **pg),
+    ]
+    # WHEN correlating
+    # THEN each is its own observation, the pgaudit one still named by its COMMAND
+    assert [(o.event.statement, o.event.succeeded) for o in correlate(events)] == [
+        ("DROP TABLE ms_t", True),
+        ("DROP DATABASE shop", False),
+    ]
