@@ -158,15 +158,34 @@ class Execution:
             records = [e for e in (self.statement_line, self.error) if e is not None]
             return [_merged(records[0], records, self.error)]
         pieces = split_query(self.text or "")
+        committed = self._committed_through(pieces)
         found: list[Observation] = []
         for audited in self.statements.values():
             text = self.text if audited.piece is None else pieces[audited.piece].text
-            found.append(_audited_observation(audited, text))
+            outcome = audited
+            if audited.error is None and audited.piece is not None and audited.piece > committed:
+                # the string is one implicit transaction: the ERROR rolled this statement back too
+                outcome = dataclasses.replace(audited, error=self.error)
+            found.append(_audited_observation(outcome, text))
         found.extend(_audited_observation(a, a.records[0].statement) for a in self.nested.values())
         found.extend(self._unaudited(pieces))
         if self.statement_line is not None:
             found[0].merged_records += 1
         return found
+
+    def _committed_through(self, pieces: tuple[Piece, ...]) -> int:
+        """The index up to which the string's statements are durable despite the ERROR that ended it.
+
+        PostgreSQL runs a multi-statement query string as one implicit transaction: an ERROR rolls
+        back every statement before it, except those a COMMIT (or END) in the string committed.
+        Without an ERROR every statement stands.
+        """
+        if self.error is None:
+            return len(pieces)
+        commits = [
+            i for i, p in enumerate(pieces[: self.last_piece + 1]) if p.words[:1] in (("COMMIT",), ("END",))
+        ]
+        return commits[-1] if commits else -1
 
     def _unaudited(self, pieces: tuple[Piece, ...]) -> list[Observation]:
         """Statements of a multi-statement string no pgaudit record named: attempted when an ERROR ended

@@ -2,7 +2,8 @@
 
 The sequence of issue 7, by one user within a minute: `drop database if exists scratchdb`,
 `DROP SCHEMA scratch2`, `DROP DATABASE shop` (succeeds), `DROP DATABASE shop` again (fails), then the
-multi-statement query string `CREATE TABLE ms_t (id int); INSERT INTO ms_t VALUES (1); DROP TABLE ms_t`.
+multi-statement query string `CREATE TABLE ms_t (id int); INSERT INTO ms_t VALUES (1); DROP TABLE ms_t`
+and `DROP TABLE ms_a; DROP TABLE ms_missing` (the second drop fails).
 On MariaDB server_audit (CONNECT,QUERY,TABLE) and on PostgreSQL 15 + pgaudit, once with pgaudit alone
 and once with log_statement='all' as well (which also logs passwords in clear where pgaudit redacts).
 """
@@ -26,6 +27,8 @@ from .scenario import ScenarioError, SqlServer
 pytestmark = pytest.mark.integration
 
 MULTI_STATEMENT = "CREATE TABLE ms_t (id int); INSERT INTO ms_t VALUES (1); DROP TABLE ms_t"
+# A string whose first drop succeeds and whose second fails: one drop and one attempt.
+HALF_FAILING = ("CREATE TABLE ms_a (id int)", "DROP TABLE ms_a; DROP TABLE ms_missing")
 DROPS = (
     "drop database if exists scratchdb",
     "DROP SCHEMA scratch2",
@@ -54,7 +57,8 @@ def mariadb_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
         setup = [f"CREATE DATABASE {name}" for name in ("scratchdb", "scratch2", "shop", "msdb")]
         setup += [f"CREATE USER dropper IDENTIFIED BY '{PASSWORD}'", "GRANT ALL ON *.* TO dropper"]
         _run(server, setup, None)
-        _run(server, [*DROPS, MULTI_STATEMENT], "dropper", errors=1, database="msdb")
+        _run(server, [*DROPS, MULTI_STATEMENT, *HALF_FAILING], "dropper", errors=2, database="msdb")
+        _run(server, ["SELECT 1 FROM ms_a"], "dropper", errors=1, database="msdb")  # ms_a was dropped
     return server.audit_log_path
 
 
@@ -67,18 +71,19 @@ def postgres_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
             _run(server, [f"CREATE ROLE {user} LOGIN CREATEDB CREATEROLE PASSWORD '{PASSWORD}'"], None)
         _run(server, [f"ALTER ROLE {PG_LOGGED} SET log_statement = 'all'"], None)
         for user in (PG_PLAIN, PG_LOGGED):
-            setup = [f"CREATE DATABASE {name} OWNER {user}" for name in ("scratchdb", "shop")]
-            setup += [
-                f"CREATE SCHEMA scratch2 AUTHORIZATION {user}",
-                f"GRANT CREATE ON SCHEMA public TO {user}",
-            ]
-            _run(server, setup, None)
+            # each user works in its own database (PostgreSQL 15: its owner owns its public schema)
+            work = f"work_{user}"
+            _run(
+                server, [f"CREATE DATABASE {name} OWNER {user}" for name in ("scratchdb", "shop", work)], None
+            )
+            _run(server, [f"CREATE SCHEMA scratch2 AUTHORIZATION {user}"], None, database=work)
             newbie = f"newbie_{user}"
             accounts = [
                 f"CREATE ROLE {newbie} LOGIN PASSWORD '{NEWBIE_PASSWORDS[0]}'",
                 f"ALTER ROLE {newbie} PASSWORD '{NEWBIE_PASSWORDS[1]}'",
             ]
-            _run(server, [*DROPS, MULTI_STATEMENT, *accounts], user, errors=1)
+            _run(server, [*DROPS, MULTI_STATEMENT, *HALF_FAILING, *accounts], user, errors=2, database=work)
+            _run(server, ["SELECT 1 FROM ms_a"], user, database=work)  # the failed string kept ms_a
     return server.log_path
 
 
@@ -109,16 +114,21 @@ EXPECTED_DROPS = Counter(
         ("drop-database", "shop", False): 1,
         ("drop-database", "shop", True): 1,
         ("drop-table", "ms_t", False): 1,
+        ("drop-table", "ms_missing", True): 1,
     }
 )
+# MariaDB runs each statement of the string on its own: ms_a is dropped. PostgreSQL runs the string as
+# one implicit transaction: the failing drop rolls the drop of ms_a back, so it is an attempt too.
+EXPECTED_MARIADB_DROPS = EXPECTED_DROPS + Counter({("drop-table", "ms_a", False): 1})
+EXPECTED_POSTGRES_DROPS = EXPECTED_DROPS + Counter({("drop-table", "ms_a", True): 1})
 
 
 def test_mariadb_reports_the_successful_and_the_failed_drop_separately(mariadb_log: Path) -> None:
     # GIVEN the server_audit log of the sequence
     # WHEN replaying it for findings
     records = _findings(mariadb_log)
-    # THEN shop once dropped and once attempted, scratchdb, scratch2 and ms_t once each
-    assert _by_object(records, "dropper", "drop-database", "drop-table") == EXPECTED_DROPS
+    # THEN shop once dropped and once attempted, ms_missing attempted, the others dropped once
+    assert _by_object(records, "dropper", "drop-database", "drop-table") == EXPECTED_MARIADB_DROPS
 
 
 @pytest.mark.parametrize("user", [PG_PLAIN, PG_LOGGED])
@@ -128,8 +138,8 @@ def test_postgres_reports_the_successful_and_the_failed_drop_separately(
     # GIVEN the PostgreSQL log of the sequence (pgaudit alone, or with log_statement as well)
     # WHEN replaying it for findings
     records = _findings(postgres_log)
-    # THEN shop once dropped and once attempted, scratchdb, scratch2 and ms_t once each
-    assert _by_object(records, user, "drop-database", "drop-table") == EXPECTED_DROPS
+    # THEN the same, except that ms_a is an attempt (rolled back with ms_missing)
+    assert _by_object(records, user, "drop-database", "drop-table") == EXPECTED_POSTGRES_DROPS
 
 
 @pytest.mark.parametrize("user", [PG_PLAIN, PG_LOGGED])

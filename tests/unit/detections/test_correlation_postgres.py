@@ -146,17 +146,35 @@ def test_the_same_multi_statement_string_run_twice_is_two_executions() -> None:
     ]
 
 
-def test_a_failure_inside_a_multi_statement_string_is_an_attempt_of_the_rest() -> None:
-    # GIVEN pgaudit alone: the first drop of the string succeeds, the second table does not exist
+def test_a_failure_inside_a_multi_statement_string_rolls_the_whole_string_back() -> None:
+    # GIVEN pgaudit alone: the first drop of the string ran, the second table does not exist
     text = "DROP TABLE a; DROP TABLE missing"
     lines = [
         pg_audit(3, "DDL", "DROP TABLE", text, object_name="public.a", object_type="TABLE"),
         *pg_error('table "missing" does not exist', text),
     ]
     # WHEN running the rules
-    # THEN a is dropped and missing is an attempt
+    # THEN both are attempts: the string is one implicit transaction, so a was rolled back
+    assert findings(postgres_events(lines), "drop-table") == [
+        ("drop-table", "Attempted DROP TABLE public.a (failed: ERROR) by admin_user"),
+        ("drop-table", "Attempted DROP TABLE missing (failed: ERROR) by admin_user"),
+    ]
+
+
+def test_statements_a_commit_in_the_string_made_durable_stand_despite_a_later_error() -> None:
+    # GIVEN log_statement + pgaudit: `DROP TABLE a; COMMIT; DROP TABLE b; DROP TABLE missing`
+    text = "DROP TABLE a; COMMIT; DROP TABLE b; DROP TABLE missing"
+    lines = [
+        pg_statement(text),
+        pg_audit(3, "DDL", "DROP TABLE", text, object_name="public.a", object_type="TABLE"),
+        pg_audit(4, "DDL", "DROP TABLE", text, object_name="public.b", object_type="TABLE"),
+        *pg_error('table "missing" does not exist', text),
+    ]
+    # WHEN running the rules
+    # THEN a was committed; b was rolled back with the failing drop
     assert findings(postgres_events(lines), "drop-table") == [
         ("drop-table", "DROP TABLE public.a by admin_user"),
+        ("drop-table", "Attempted DROP TABLE public.b (failed: ERROR) by admin_user"),
         ("drop-table", "Attempted DROP TABLE missing (failed: ERROR) by admin_user"),
     ]
 
