@@ -160,14 +160,19 @@ class Execution:
         pieces = split_query(self.text or "")
         committed = self._committed_through(pieces)
         found: list[Observation] = []
-        for audited in self.statements.values():
+        errors: dict[str, AuditEvent | None] = {}  # statement id → the ERROR that undid it
+        for statement_id, audited in self.statements.items():
             text = self.text if audited.piece is None else pieces[audited.piece].text
             outcome = audited
             if audited.error is None and audited.piece is not None and audited.piece > committed:
                 # the string is one implicit transaction: the ERROR rolled this statement back too
                 outcome = dataclasses.replace(audited, error=self.error)
+            errors[statement_id] = outcome.error
             found.append(_audited_observation(outcome, text))
-        found.extend(_audited_observation(a, a.records[0].statement) for a in self.nested.values())
+        for (statement_id, _), inner in self.nested.items():
+            # SQL run inside a statement (a DO block, a function) is undone when that statement fails
+            outcome = dataclasses.replace(inner, error=inner.error or errors.get(statement_id))
+            found.append(_audited_observation(outcome, inner.records[0].statement))
         found.extend(self._unaudited(pieces))
         if self.statement_line is not None:
             found[0].merged_records += 1

@@ -31,10 +31,11 @@ def pg_audit(
     object_name: str = "",
     object_type: str = "",
     pid: int = 18982,
+    substatement: int = 1,
 ) -> str:
-    """A pgaudit SESSION record (substatement 1), statement quoted the way pgaudit quotes it."""
+    """A pgaudit SESSION record, statement quoted the way pgaudit quotes it."""
     quoted = f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
-    head = f"SESSION,{statement_id},1,{audit_class},{command},{object_type},{object_name}"
+    head = f"SESSION,{statement_id},{substatement},{audit_class},{command},{object_type},{object_name}"
     return log(pid, "LOG", f"AUDIT: {head},{quoted},<not logged>", **_ADMIN)
 
 

@@ -312,3 +312,22 @@ def test_an_error_after_a_record_naming_no_statement_of_the_string_is_kept() -> 
     # WHEN correlating
     # THEN the failure is not lost: one failed observation of the string
     assert _summary(lines) == [(text, False)]
+
+
+def test_sql_run_inside_a_failing_do_block_is_an_attempt() -> None:
+    # GIVEN pgaudit.log=function,ddl: a DO block (logged when it starts), the drop it ran, then its ERROR
+    block = "DO $$BEGIN DROP TABLE t_in_do; DROP TABLE missing; END$$"
+    lines = [
+        pg_audit(5, "FUNCTION", "DO", block),
+        pg_audit(
+            5, "DDL", "DROP TABLE", "DROP TABLE t_in_do", object_name="public.t_in_do", object_type="TABLE"
+        ),
+        *pg_error('table "missing" does not exist', block),
+    ]
+    # WHEN running the rules
+    found = findings(postgres_events(lines), "drop-table")
+    # THEN nothing is reported as dropped: the block failed and its drop was undone with it
+    assert found == [
+        ("drop-table", "Attempted DROP TABLE t_in_do, missing (failed: ERROR) by admin_user"),
+        ("drop-table", "Attempted DROP TABLE public.t_in_do (failed: ERROR) by admin_user"),
+    ]
