@@ -160,19 +160,27 @@ class Execution:
         pieces = split_query(self.text or "")
         committed = self._committed_through(pieces)
         found: list[Observation] = []
-        errors: dict[str, AuditEvent | None] = {}  # statement id → the ERROR that undid it
+        outcomes: dict[str, tuple[str | None, _Audited]] = {}  # statement id → (its text, outcome)
         for statement_id, audited in self.statements.items():
             text = self.text if audited.piece is None else pieces[audited.piece].text
             outcome = audited
             if audited.error is None and audited.piece is not None and audited.piece > committed:
                 # the string is one implicit transaction: the ERROR rolled this statement back too
                 outcome = dataclasses.replace(audited, error=self.error)
-            errors[statement_id] = outcome.error
-            found.append(_audited_observation(outcome, text))
-        for (statement_id, _), inner in self.nested.items():
-            # SQL run inside a statement (a DO block, a function) is undone when that statement fails
-            outcome = dataclasses.replace(inner, error=inner.error or errors.get(statement_id))
-            found.append(_audited_observation(outcome, inner.records[0].statement))
+            outcomes[statement_id] = (text, outcome)
+        inner_found = []
+        for (statement_id, inner_text), inner in self.nested.items():
+            text, outer = outcomes[statement_id]
+            if inner_text and text and inner_text in text:
+                # the statement's own text holds this SQL (a DO block, EXECUTE '…'): classifying that
+                # text already finds it, so its records only add the tables they name
+                outer = dataclasses.replace(outer, records=[*outer.records, *inner.records])
+                outcomes[statement_id] = (text, outer)
+            else:  # SQL run inside a statement (a function): undone when that statement fails
+                outcome = dataclasses.replace(inner, error=inner.error or outer.error)
+                inner_found.append(_audited_observation(outcome, inner.records[0].statement))
+        found.extend(_audited_observation(outcome, text) for text, outcome in outcomes.values())
+        found.extend(inner_found)
         found.extend(self._unaudited(pieces))
         if self.statement_line is not None:
             found[0].merged_records += 1

@@ -320,14 +320,33 @@ def test_sql_run_inside_a_failing_do_block_is_an_attempt() -> None:
     lines = [
         pg_audit(5, "FUNCTION", "DO", block),
         pg_audit(
-            5, "DDL", "DROP TABLE", "DROP TABLE t_in_do", object_name="public.t_in_do", object_type="TABLE"
+            5,
+            "DDL",
+            "DROP TABLE",
+            "DROP TABLE t_in_do",
+            object_name="public.t_in_do",
+            object_type="TABLE",
+            substatement=2,
         ),
         *pg_error('table "missing" does not exist', block),
     ]
     # WHEN running the rules
     found = findings(postgres_events(lines), "drop-table")
-    # THEN nothing is reported as dropped: the block failed and its drop was undone with it
-    assert found == [
-        ("drop-table", "Attempted DROP TABLE t_in_do, missing (failed: ERROR) by admin_user"),
-        ("drop-table", "Attempted DROP TABLE public.t_in_do (failed: ERROR) by admin_user"),
+    # THEN one attempt: the block failed, its drop was undone with it, its record names the table
+    assert found == [("drop-table", "Attempted DROP TABLE public.t_in_do (failed: ERROR) by admin_user")]
+
+
+def test_sql_a_function_ran_for_a_failing_statement_is_an_attempt() -> None:
+    # GIVEN log_statement + pgaudit: SELECT of a function whose body drops a table, then the SELECT fails
+    call = "SELECT drop_then_fail()"
+    lines = [
+        pg_statement(call),
+        pg_audit(6, "READ", "SELECT", call),
+        pg_audit(6, "DDL", "DROP TABLE", "DROP TABLE t_in_fn", object_name="public.t_in_fn", substatement=2),
+        *pg_error("division by zero", call),
+    ]
+    # WHEN running the rules
+    # THEN the drop is found, as an attempt
+    assert findings(postgres_events(lines), "drop-table") == [
+        ("drop-table", "Attempted DROP TABLE public.t_in_fn (failed: ERROR) by admin_user")
     ]
