@@ -181,7 +181,7 @@ class Execution:
                 inner_found.append(_audited_observation(outcome, inner.records[0].statement))
         found.extend(_audited_observation(outcome, text) for text, outcome in outcomes.values())
         found.extend(inner_found)
-        found.extend(self._unaudited(pieces))
+        found.extend(self._unaudited(pieces, committed))
         if self.statement_line is not None:
             found[0].merged_records += 1
         return found
@@ -200,28 +200,32 @@ class Execution:
         ]
         return commits[-1] if commits else -1
 
-    def _unaudited(self, pieces: tuple[Piece, ...]) -> list[Observation]:
-        """Statements of a multi-statement string no pgaudit record named: attempted when an ERROR ended
-        the string after the last audited one; run, when only the `statement:` line shows them.
+    def _unaudited(self, pieces: tuple[Piece, ...], committed: int) -> list[Observation]:
+        """Statements of a multi-statement string no pgaudit record named, as one observation per
+        outcome: done, or attempted (after the last audited one when an ERROR ended the string, or
+        rolled back by it).
 
-        Without a `statement:` line an unnamed statement is one pgaudit does not audit (its class is
-        not in pgaudit.log) or one an earlier execution of this pid already reported (pgaudit cut the
-        text at a redacted password, so the records did not share it): it is not reported again.
+        Only the ERROR's STATEMENT (for the statements after the last audited one) or a `statement:`
+        line shows them. Without either, an unnamed statement is one pgaudit does not audit (its class
+        is not in pgaudit.log) or one an earlier execution of this pid already reported (pgaudit cut
+        the text at a redacted password, so the records did not share it): it is not reported again.
         """
         if not self._selected():
             return []
         chosen = {a.piece for a in self.statements.values()}
-        after = [p.text for i, p in enumerate(pieces) if i > self.last_piece]
+        visible = (
+            range(len(pieces)) if self.statement_line is not None else range(self.last_piece + 1, len(pieces))
+        )
+        unnamed = [i for i in visible if i not in chosen]
+        done = [pieces[i].text for i in unnamed if self.error is None or i <= committed]
+        undone = [pieces[i].text for i in unnamed if self.error is not None and i > committed]
         found = []
-        if after and self.error is not None:
-            found.append(Observation(event=dataclasses.replace(self.error, statement="; ".join(after))))
-        if self.statement_line is not None:
-            ran = [p.text for i, p in enumerate(pieces) if i not in chosen and i < self.last_piece]
-            if self.error is None:
-                ran += after
-            if ran:
-                event = dataclasses.replace(self.statement_line, statement="; ".join(ran))
-                found.insert(0, Observation(event=event))
+        if done and self.statement_line is not None:
+            found.append(
+                Observation(event=dataclasses.replace(self.statement_line, statement="; ".join(done)))
+            )
+        if undone and self.error is not None:
+            found.append(Observation(event=dataclasses.replace(self.error, statement="; ".join(undone))))
         return found
 
 

@@ -350,3 +350,20 @@ def test_sql_a_function_ran_for_a_failing_statement_is_an_attempt() -> None:
     assert findings(postgres_events(lines), "drop-table") == [
         ("drop-table", "Attempted DROP TABLE public.t_in_fn (failed: ERROR) by admin_user")
     ]
+
+
+def test_an_unaudited_statement_before_an_error_in_the_string_is_rolled_back_too() -> None:
+    # GIVEN log_statement='all', pgaudit.log='ddl' (CREATE ROLE is class ROLE: no record), the string failing
+    text = "CREATE ROLE x LOGIN; CREATE TABLE a (id int); DROP TABLE missing"
+    lines = [
+        pg_statement(text),
+        pg_audit(5, "DDL", "CREATE TABLE", text, object_name="public.a", object_type="TABLE"),
+        *pg_error('table "missing" does not exist', text),
+    ]
+    # WHEN running the rules
+    found = findings(postgres_events(lines), "user-created", "drop-table")
+    # THEN the role creation and the drop are attempts
+    assert sorted(title.split(" (failed")[0] for _, title in found) == [
+        "Attempted DROP TABLE missing",
+        "Attempted user created: x",
+    ]
