@@ -62,11 +62,17 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
 
 def _identity(event: AuditEvent) -> str:
     """What makes a record itself: its CloudWatch event id in its stream, else its file line or
-    stream record + index (a DAS event id is built from fields that may be empty or repeat); '' if unknown.
+    stream record + index (a DAS event id is built from fields that may be empty or repeat); '' if
+    unknown. The text's hash is added: one delivered message holding several PostgreSQL entries gives
+    them one id and one location.
     """
     if event.event_id and event.source is not Source.ACTIVITY_STREAM:
-        return f"{event.log_group}|{event.log_stream}|{event.event_id}"
-    return event.location
+        where = f"{event.log_group}|{event.log_stream}|{event.event_id}"
+    elif event.location:
+        where = event.location
+    else:
+        return ""
+    return f"{where}|{hash(event.raw):x}"
 
 
 def _table_operation(event: AuditEvent) -> TableOperation | None:

@@ -175,3 +175,17 @@ def test_postgres_records_without_a_pid_stand_alone() -> None:
         ("DROP TABLE ms_t", True),
         ("DROP DATABASE shop", False),
     ]
+
+
+def test_entries_of_one_delivered_message_are_not_taken_for_a_redelivery() -> None:
+    # GIVEN one CloudWatch message holding a statement line and its pgaudit record (one event id)
+    message = "\n".join(
+        [pg_statement("DROP DATABASE shop"), pg_audit(9, "DDL", "DROP DATABASE", "DROP DATABASE shop")]
+    )
+    events = [
+        e for e in parse_postgres([RawRecord(message, "group/stream#e1", "e1")]) if isinstance(e, AuditEvent)
+    ]
+    # WHEN correlating
+    (observation,) = correlate(events)
+    # THEN both records are used: one execution of two records
+    assert observation.merged_records == 2
