@@ -1,78 +1,101 @@
-"""Joins records that describe one statement (TABLE lines, DAS MAIN/AUX, pgaudit + log_statement + ERROR)."""
+"""Joins records that describe one execution of a statement, and only those, into one observation.
+
+- MySQL family (Aurora advanced auditing, RDS MySQL / MariaDB server_audit, DAS Aurora MySQL):
+  connection id + query id; TABLE lines (which come first) and AUX events join their statement.
+  Records without a query id (0 or absent) stand alone.
+- PostgreSQL log: per backend pid, by the order of `statement:` → pgaudit → ERROR/STATEMENT
+  (`detections.correlation_postgres`); never by text equality alone. Without a pid (a log line
+  prefix lacking %p) every record stands alone.
+- Database Activity Streams (other engines): session + the record's own statementId.
+
+A record delivered twice (same CloudWatch event id, same file line) is used once.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
+from detections.correlation_postgres import Execution, PostgresRecord, postgres_record
 from detections.observation import Observation, TableOperation
+from detections.statement_selection import select_piece, split_query
 from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, Source
 
-# Duplicates of one PostgreSQL statement (log_statement, pgaudit, ERROR+STATEMENT) are logged
-# within milliseconds of each other; a generous window still never spans two user actions.
-TEXT_MATCH_WINDOW = timedelta(seconds=5)
 # How many later records may pass before an open group is closed (TABLE lines precede their QUERY
-# line; DAS AUX events may arrive before or after MAIN, in other records).
+# line; DAS AUX events may arrive before or after MAIN, in other records; a PostgreSQL ERROR follows
+# its statement). Also how far back a record delivered twice is recognised.
 DEFAULT_HORIZON = 512
 
 _MYSQL_ENGINES = ("aurora-mysql", "mysql", "mariadb")
+_NO_ID = ("", "0")
 
 
 @dataclass
 class _Group:
-    """Records collected for one statement, waiting for their siblings."""
+    """Records collected for one statement (same ids), waiting for their siblings."""
 
     events: list[AuditEvent]
     opened_at: int
-    pgaudit_ids: set[str] = field(default_factory=set)
 
 
 def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
-    """The key that identifies one statement across its records, or None when the event stands alone."""
+    """The ids that identify one execution across its records, or None when the event stands alone
+    (or, for the PostgreSQL log, is joined by order instead; see `correlation_postgres`).
+    """
     if event.action not in STATEMENT_ACTIONS:
         return None
-    uses_query_ids = event.source in (Source.AURORA_MYSQL, Source.MYSQL_AUDIT) or (
-        event.source is Source.ACTIVITY_STREAM and event.engine in _MYSQL_ENGINES
-    )
-    if uses_query_ids:
-        if event.query_id in ("", "0"):
-            return None
-        return ("query", event.resource, event.session_id, event.query_id)
-    if event.statement is None or not event.statement.strip():
-        return None
-    return ("text", event.resource, event.session_id, event.statement.strip())
+    if event.source in (Source.AURORA_MYSQL, Source.MYSQL_AUDIT):
+        return (
+            None if event.query_id in _NO_ID else ("query", event.resource, event.session_id, event.query_id)
+        )
+    if event.source is Source.ACTIVITY_STREAM:
+        if event.engine in _MYSQL_ENGINES:  # query id is pid:statementId
+            pid, _, statement_id = event.query_id.rpartition(":")
+            key_id = f"{pid}:{statement_id}"
+        else:  # query id is statementId.substatementId: substatements belong to their statement
+            statement_id = key_id = event.query_id.split(".", 1)[0]
+        return None if statement_id in _NO_ID else ("das", event.resource, event.session_id, key_id)
+    return None
 
 
-def _pgaudit_id(event: AuditEvent) -> str:
-    """The pgaudit statement id of an event ("" when the record is not a pgaudit one)."""
-    if event.source is Source.POSTGRES and "." in event.query_id:
-        return event.query_id.split(".", 1)[0]
-    return ""
-
-
-def _accepts(group: _Group, key: tuple[str, ...], event: AuditEvent) -> bool:
-    """Whether an event belongs to an open group with the same key."""
-    if key[0] == "query":
-        return True
-    if event.time - group.events[0].time > TEXT_MATCH_WINDOW:
-        return False
-    statement_id = _pgaudit_id(event)
-    # The same text run again is a new statement: pgaudit gives it a new statement id.
-    return not (statement_id and group.pgaudit_ids and statement_id not in group.pgaudit_ids)
+def _identity(event: AuditEvent) -> str:
+    """What makes a record itself: its CloudWatch event id in its stream, else its file line or
+    stream record + index (a DAS event id is built from fields that may be empty or repeat); '' if
+    unknown. The text's hash is added: one delivered message holding several PostgreSQL entries gives
+    them one id and one location.
+    """
+    if event.event_id and event.source is not Source.ACTIVITY_STREAM:
+        where = f"{event.log_group}|{event.log_stream}|{event.event_id}"
+    elif event.location:
+        where = event.location
+    else:
+        return ""
+    return f"{where}|{hash(event.raw):x}"
 
 
 def _table_operation(event: AuditEvent) -> TableOperation | None:
-    """The table a TABLE/AUX/pgaudit record names, if any."""
-    if not event.object or not event.command:
+    """The table a TABLE/AUX record names, if any."""
+    if event.action is not Action.TABLE or not event.object or not event.command:
         return None
-    if event.action is Action.TABLE and event.database and "." not in event.object:
+    if event.database and "." not in event.object:
         return TableOperation(event.command, f"{event.database}.{event.object}")
-    if event.action is Action.TABLE or _pgaudit_id(event):
-        return TableOperation(event.command, event.object)
-    return None
+    return TableOperation(event.command, event.object)
+
+
+def _selected(event: AuditEvent) -> AuditEvent:
+    """A pgaudit or DAS PostgreSQL record named by the statement of its query string its COMMAND names."""
+    if event.source is Source.ACTIVITY_STREAM:
+        if event.engine in _MYSQL_ENGINES:
+            return event
+    elif postgres_record(event) is not PostgresRecord.AUDIT:
+        return event
+    if not event.statement or not event.command:
+        return event
+    pieces = split_query(event.statement)
+    piece = select_piece(pieces, event.command, event.object)
+    return event if piece is None else dataclasses.replace(event, statement=pieces[piece].text)
 
 
 def _observation(events: list[AuditEvent]) -> Observation:
@@ -84,31 +107,88 @@ def _observation(events: list[AuditEvent]) -> Observation:
     if failed is not None and best.succeeded:
         best = dataclasses.replace(best, status=failed.status, error_message=failed.error_message)
     operations = tuple(dict.fromkeys(op for e in events if (op := _table_operation(e)) is not None))
-    return Observation(event=best, table_operations=operations, merged_records=len(events))
+    return Observation(event=_selected(best), table_operations=operations, merged_records=len(events))
+
+
+class _Correlator:
+    """Open groups and PostgreSQL executions in opening order, plus recently seen record identities."""
+
+    def __init__(self, horizon: int) -> None:
+        """Start with nothing open."""
+        self.horizon = horizon
+        self.open: OrderedDict[tuple[str, ...], _Group | Execution] = OrderedDict()
+        self.seen: OrderedDict[str, int] = OrderedDict()
+
+    def add(self, position: int, event: AuditEvent) -> Iterator[Observation]:
+        """The observations that this event completes (possibly its own)."""
+        identity = _identity(event)
+        if identity:
+            if identity in self.seen:
+                return  # the same record delivered again
+            self.seen[identity] = position
+        role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
+        if event.source is Source.POSTGRES and event.session_id:
+            yield from self._postgres(position, event, role)
+        elif event.source is Source.POSTGRES:  # no pid in the log line prefix: nothing proves a join
+            yield Observation(event=_selected(event) if role is not None else event)
+        elif (key := correlation_key(event)) is None:
+            operation = _table_operation(event)
+            yield Observation(event=event, table_operations=() if operation is None else (operation,))
+        else:
+            group = self.open.get(key)
+            if not isinstance(group, _Group):
+                group = self.open[key] = _Group(events=[], opened_at=position)
+            group.events.append(event)
+
+    def _postgres(
+        self, position: int, event: AuditEvent, role: PostgresRecord | None
+    ) -> Iterator[Observation]:
+        """Place a PostgreSQL log event in its backend's execution (any other event ends that one)."""
+        key = ("pg", event.resource, event.session_id)
+        current = self.open.get(key)
+        execution = current if isinstance(current, Execution) else None
+        if role is PostgresRecord.AUDIT and execution is not None and execution.add_audit(event):
+            return
+        if role is PostgresRecord.ERROR and execution is not None and execution.take_error(event):
+            yield from self._close(key)
+            return
+        yield from self._close(key)
+        if role is PostgresRecord.STATEMENT_LINE:
+            self.open[key] = Execution.of_statement_line(position, event)
+        elif role is PostgresRecord.AUDIT:
+            execution = self.open[key] = Execution(opened_at=position)
+            execution.add_audit(event)
+        else:
+            yield Observation(event=event)
+
+    def _close(self, key: tuple[str, ...]) -> Iterator[Observation]:
+        """Emit and forget what is open under `key`."""
+        item = self.open.pop(key, None)
+        if isinstance(item, Execution):
+            yield from item.observations()
+        elif item is not None:
+            yield _observation(item.events)
+
+    def expire(self, position: int) -> Iterator[Observation]:
+        """Close what was opened `horizon` records ago and forget identities as old."""
+        while self.open:
+            key, oldest = next(iter(self.open.items()))
+            if position - oldest.opened_at < self.horizon:
+                break
+            yield from self._close(key)
+        while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
+            self.seen.popitem(last=False)
+
+    def finish(self) -> Iterator[Observation]:
+        """Everything still open, in opening order."""
+        for key in list(self.open):
+            yield from self._close(key)
 
 
 def correlate(events: Iterable[AuditEvent], *, horizon: int = DEFAULT_HORIZON) -> Iterator[Observation]:
-    """Turn events into observations, merging records of one statement; streams with bounded memory."""
-    open_groups: OrderedDict[tuple[str, ...], _Group] = OrderedDict()
+    """Turn events into observations, one per execution; streams with bounded memory (`horizon`)."""
+    correlator = _Correlator(horizon)
     for position, event in enumerate(events):
-        key = correlation_key(event)
-        if key is None:
-            yield Observation(event=event)
-        else:
-            group = open_groups.get(key)
-            if group is not None and not _accepts(group, key, event):
-                yield _observation(open_groups.pop(key).events)
-                group = None
-            if group is None:
-                group = open_groups[key] = _Group(events=[], opened_at=position)
-            group.events.append(event)
-            if statement_id := _pgaudit_id(event):
-                group.pgaudit_ids.add(statement_id)
-        while open_groups:
-            oldest_key, oldest = next(iter(open_groups.items()))
-            if position - oldest.opened_at < horizon:
-                break
-            del open_groups[oldest_key]
-            yield _observation(oldest.events)
-    for group in open_groups.values():
-        yield _observation(group.events)
+        yield from correlator.add(position, event)
+        yield from correlator.expire(position)
+    yield from correlator.finish()

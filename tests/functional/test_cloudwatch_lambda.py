@@ -85,9 +85,9 @@ class RealLog:
 
 
 POSTGRES_DROP_TABLE = (
-    "DROP TABLE public.t_multi_a by admin_user on pg-prod",
+    "DROP TABLE public.t_upper by admin_user on pg-prod",
     12,
-    "DROP TABLE t_multi_a; DROP TABLE t_multi_b",
+    "DROP TABLE t_upper",
 )
 REAL_LOGS = [
     RealLog(

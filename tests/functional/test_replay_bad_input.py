@@ -45,7 +45,8 @@ def test_one_bad_json_line_among_good_ones_is_counted_alone(tmp_path: Path) -> N
         "logStream": "db1", "subscriptionFilters": [],
         "logEvents": [{"id": "1", "timestamp": 0, "message": FAILED}],
     }  # fmt: skip
-    lines = [json.dumps(payload), "{not json", json.dumps(payload)]
+    second = {**payload, "logEvents": [{"id": "2", "timestamp": 0, "message": FAILED}]}  # another event
+    lines = [json.dumps(payload), "{not json", json.dumps(second)]
     path = tmp_path / "payloads.jsonl"
     path.write_text("\n".join(lines) + "\n")
     # WHEN replaying for findings

@@ -50,36 +50,24 @@ def test_connections_are_never_merged() -> None:
     assert [o.event.action for o in correlate(events)] == [Action.CONNECT, Action.DISCONNECT]
 
 
-def test_postgres_log_statement_and_pgaudit_records_are_one_statement() -> None:
-    # GIVEN log_statement, then two pgaudit substatement records of one multi-statement query
+def test_postgres_log_statement_and_pgaudit_records_of_a_multi_statement_query() -> None:
+    # GIVEN log_statement, then the pgaudit records of the two statements of one query string
     text = "DROP TABLE a; DROP TABLE b"
     pg = {"source": Source.POSTGRES, "session_id": "4242"}
+    audit = {"action": Action.QUERY_DDL, "command": "DROP TABLE", "statement": text, **pg}
     events = [
         make_event(0, statement=text, **pg),
-        make_event(
-            0,
-            action=Action.QUERY_DDL,
-            command="DROP TABLE",
-            object="public.a",
-            query_id="3.1",
-            statement=text,
-            **pg,
-        ),
-        make_event(
-            0,
-            action=Action.QUERY_DDL,
-            command="DROP TABLE",
-            object="public.b",
-            query_id="3.2",
-            statement=text,
-            **pg,
-        ),
+        make_event(0, object="public.a", query_id="3.1", **audit),
+        make_event(0, object="public.b", query_id="4.1", **audit),
     ]
     # WHEN correlating
-    (observation,) = correlate(events)
-    # THEN one observation names both tables
-    assert observation.merged_records == 3
-    assert observation.dropped_tables() == ("public.a", "public.b")
+    observations = list(correlate(events))
+    # THEN one observation per statement, each named by its own statement and table
+    assert [(o.event.statement, o.dropped_tables()) for o in observations] == [
+        ("DROP TABLE a", ("public.a",)),
+        ("DROP TABLE b", ("public.b",)),
+    ]
+    assert sum(o.merged_records for o in observations) == 3
 
 
 def test_the_same_text_run_again_is_a_new_statement() -> None:
