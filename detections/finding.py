@@ -24,6 +24,7 @@ class Finding:
     context: tuple[tuple[str, str], ...] = ()
     objects: tuple[str, ...] = ()
     measured: bool = False  # from a threshold rule, whose title states the measured count
+    tally: str = ""  # what repeats are counted as, for digests ("failed logins for bob from 10.0.0.9")
 
     @property
     def attempt_failed(self) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detections.digest import describe
 from detections.finding import Alert, Finding, event_identity
 from detections.noise import collapse
 from detections.state import StateStoreError
@@ -83,7 +84,14 @@ class Delivery:
             ordinals[key] += 1
             try:
                 admission = self.suppression.admit(
-                    key, identifier, alert.first_seen, self.window, alert.count, identifier
+                    key,
+                    identifier,
+                    alert.first_seen,
+                    self.window,
+                    alert.count,
+                    identifier,
+                    last=alert.last_seen,
+                    about=describe(alert.first),
                 )
             except StateStoreError as exc:
                 # One unreadable window must not hold back the other alerts: this one fails on its channels.
@@ -120,7 +128,19 @@ class Delivery:
     ) -> DeliveryReport:
         """Admit, route and send every alert of the batch; failures are collected, never raised here."""
         report = DeliveryReport()
-        for channel, alerts in self.route(self.admit(findings, report, batch_id), report).items():
+        self.send(self.admit(findings, report, batch_id), report, now, deadline=deadline)
+        return report
+
+    def send(
+        self,
+        admitted: Sequence[OutgoingAlert],
+        report: DeliveryReport,
+        now: datetime,
+        *,
+        deadline: float | None,
+    ) -> None:
+        """Route admitted alerts (or digests) and send each on every channel the ledger has not seen it on."""
+        for channel, alerts in self.route(admitted, report).items():
             pending = []
             for outgoing in alerts:
                 try:
@@ -138,7 +158,6 @@ class Delivery:
                 continue
             for result in self.notifiers[channel].send(pending, deadline=deadline):
                 self._record(result, now, report)
-        return report
 
     def _record(self, result: DeliveryResult, now: datetime, report: DeliveryReport) -> None:
         """Note one send result in the ledger and the report."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from detections.finding import Alert
 
@@ -27,6 +27,12 @@ class OutgoingAlert:
     suppressed_before: int = 0  # matches of this key folded since the previous alert went out
     suppressed_since: datetime | None = None  # when that folding started
     region: str = ""  # AWS region, for console links ("" = no link)
+    kind: Literal["alert", "digest"] = "alert"  # a digest reports matches folded into a closed window
+
+    @property
+    def count(self) -> int:
+        """The matches this message reports: its own plus those folded before it (never counted twice)."""
+        return self.alert.count + max(self.suppressed_before, 0)
 
 
 @dataclass(frozen=True, slots=True)

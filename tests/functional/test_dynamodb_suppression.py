@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from detections.dynamodb_state import DynamoDbSuppressionStore
 from detections.state import StateStoreError
 from detections.suppression import FOLDED, Admission, InMemorySuppressionStore
+from stores.dynamodb_suppression import DynamoDbSuppressionStore
 from tests.functional.dynamodb_backends import (  # noqa: F401 - fixtures are used by name
     TABLE,
     WINDOW,
