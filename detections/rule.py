@@ -13,6 +13,7 @@ from detections.severity import Severity
 from detections.state import Windows
 
 ParamValue = int | float | str | bool
+MEASURED = "measured"  # context key of a threshold rule's count line ("25 failed logins in 40 s")
 
 
 class RuleKind(StrEnum):

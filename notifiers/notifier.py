@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from detections.finding import Alert
+from detections.rule import MEASURED
 
 
 class DeliveryError(Exception):
@@ -28,6 +29,12 @@ class OutgoingAlert:
     suppressed_since: datetime | None = None  # when that folding started
     region: str = ""  # AWS region, for console links ("" = no link)
     kind: Literal["alert", "digest"] = "alert"  # a digest reports matches folded into a closed window
+
+    @property
+    def measured(self) -> str:
+        """A threshold rule's count line, as its latest match measured it ("25 failed logins in 40 s")."""
+        latest = self.alert.latest or self.alert.first
+        return next((value for key, value in latest.context if key == MEASURED), "")
 
     @property
     def count(self) -> int:

@@ -54,8 +54,10 @@ def tally(observation: Observation) -> str:
 
 
 def duration(span: timedelta) -> str:
-    """A span as a person reads it: '40 s', '3 min 20 s', '5 min' (whole seconds)."""
+    """A span as a person reads it: 'under 1 s', '40 s', '3 min 20 s', '5 min' (whole seconds)."""
     seconds = max(int(span.total_seconds()), 0)
+    if not seconds:
+        return "under 1 s"
     minutes, rest = divmod(seconds, 60)
     if not minutes:
         return f"{rest} s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rules._logins import (
     duration,
     failed_logins,
@@ -34,7 +34,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         title=f"Brute force: {failed_logins(failures)} for {who(observation)}{where(observation)} in {span}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
         measured=True,
-        context=(("failed_logins", f"{failures} in {span}"),),
+        context=((MEASURED, f"{failed_logins(failures)} in {span}"),),
         tally=tally(observation),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rules._logins import (
     duration,
     failed_logins,
@@ -34,11 +34,10 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         return None
     span = duration(event.time - context.state.first(key, event.time, window))
     return Match(
-        title=f"Login succeeded for {who(observation)}{where(observation)} after "
-        f"{failed_logins(failures)} in {span}",
+        title=f"Logged in after {failed_logins(failures)} in {span}: {who(observation)}{where(observation)}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
         measured=True,
-        context=(("failed_logins_before", f"{failures} in {span}"),),
+        context=((MEASURED, f"{failed_logins(failures)} in {span} before the login"),),
         tally=f"successful logins after failed logins for {who(observation)}{where(observation)}",
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rules._logins import duration, is_failed_login, sprayed_users_key, where
 from detections.severity import Severity
 from detections.state import DISTINCT_KEPT
@@ -25,11 +25,10 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     how_many = f"at least {users}" if users >= DISTINCT_KEPT else str(users)
     span = duration(event.time - context.state.first(key, event.time, window))
     return Match(
-        title=f"Password spray: failed logins for {how_many} different users from {host}{where(observation)} "
-        f"in {span}",
+        title=f"Password spray: {how_many} users failed to log in from {host}{where(observation)} in {span}",
         dedup_key=f"{event.resource}|{event.client_host}",
         measured=True,
-        context=(("different_users", f"{how_many} in {span}"),),
+        context=((MEASURED, f"{how_many} different users failed to log in within {span}"),),
         tally=f"failed logins from {host}{where(observation)}",
     )
 
