@@ -10,7 +10,7 @@ nothing twice, and a run that failed to send leaves it for the next run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -74,12 +74,25 @@ def send_digests(
     return report
 
 
+def scheduled_time(event: object) -> datetime | None:
+    """The `time` of an EventBridge scheduled event ("2026-11-23T14:10:00Z"), None when absent or invalid."""
+    text = event.get("time") if isinstance(event, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """EventBridge schedule → send the digests of closed windows; failures wait for the next run."""
+    """EventBridge schedule → send the digests of windows closed by the schedule's time (else the clock)."""
     runtime = get_runtime()
-    report = send_digests(runtime.suppression, runtime.delivery, runtime.now(), deadline=deadline_of(context))
+    now = scheduled_time(event) or runtime.now()
+    report = send_digests(runtime.suppression, runtime.delivery, now, deadline=deadline_of(context))
     logger.info("digest summary", extra={"summary": report.as_log()})
     metrics.add_metric(name="DigestsSent", unit=MetricUnit.Count, value=len(report.finished))
     metrics.add_metric(
