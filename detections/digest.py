@@ -17,6 +17,7 @@ _EVENT_FIELDS = (
     "user",
     "client_host",
     "database",
+    "status",
     "log_group",
     "log_stream",
 )
@@ -41,10 +42,10 @@ def describe(finding: Finding) -> str:
 
 
 def digest_title(count: int, tally: str, since: datetime, until: datetime) -> str:
-    """'5 more failed logins for bob from 127.0.0.66 on prod-db between 11:49:20 and 11:49:31 UTC'."""
+    """'5 more failed logins for bob from 127.0.0.66 on prod-db, 11:49:20–11:49:31 UTC' (fits a subject)."""
     start, end = since.strftime("%H:%M:%S"), until.strftime("%H:%M:%S")
-    span = f"at {start} UTC" if start == end else f"between {start} and {end} UTC"
-    return f"{count} more {tally} {span}"
+    span = f"{start} UTC" if start == end else f"{start}–{end} UTC"
+    return f"{count} more {tally}, {span}"
 
 
 def digest_alert(digest: Digest) -> Alert:
@@ -65,6 +66,7 @@ def digest_alert(digest: Digest) -> Alert:
             user=text["user"],
             client_host=text["client_host"],
             database=text["database"],
+            status=text["status"],
             log_group=text["log_group"],
             log_stream=text["log_stream"],
         )
