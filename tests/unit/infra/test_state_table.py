@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -124,3 +125,9 @@ def test_the_described_schema_names_every_item_kind(fragment: str) -> None:
     # WHEN reading it
     # THEN it states each fact
     assert fragment in describe_schema()
+
+
+def test_the_readme_shows_the_schema_as_the_code_describes_it() -> None:
+    # GIVEN the README WHEN reading its state-table section THEN it holds describe_schema() verbatim
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert describe_schema() in readme
