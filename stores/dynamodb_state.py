@@ -47,6 +47,7 @@ UNIT_PREFIX: Final = "u_"  # a unit's attribute: u_<first 16 hex digits of the u
 COUNT_FIELD: Final = "n"  # in a unit's map: occurrences it added
 MEMBERS_FIELD: Final = "m"  # in a unit's map: distinct members it added (string set)
 FIRST_FIELD: Final = "f"  # in a unit's map: the earliest time it added, epoch µs
+MEMBER_MARK: Final = "="  # prefix of every stored member
 UNITS_PER_UPDATE: Final = 40  # keeps one UpdateItem's expressions under DynamoDB's 4 KB limit
 
 
@@ -64,7 +65,8 @@ def _tally_value(tally: Tally) -> UniversalAttributeValueTypeDef:
     """A unit's tally as a map attribute."""
     value: dict[str, UniversalAttributeValueTypeDef] = {COUNT_FIELD: number(tally.count)}
     if tally.members:
-        value[MEMBERS_FIELD] = {"SS": sorted(tally.members)}
+        # prefixed: a member may be "" (a failed login without a user name), which a set cannot hold
+        value[MEMBERS_FIELD] = {"SS": sorted(MEMBER_MARK + member for member in tally.members)}
     if tally.first is not None:
         value[FIRST_FIELD] = number(to_micros(tally.first))
     return {"M": value}
@@ -74,7 +76,8 @@ def _tally_of(value: AttributeValueTypeDef) -> Tally:
     """The tally stored in a unit's map attribute."""
     fields = value["M"]
     first = from_micros(int(fields[FIRST_FIELD]["N"])) if FIRST_FIELD in fields else None
-    members = frozenset(fields[MEMBERS_FIELD]["SS"]) if MEMBERS_FIELD in fields else frozenset()
+    stored = fields[MEMBERS_FIELD]["SS"] if MEMBERS_FIELD in fields else []
+    members = frozenset(member.removeprefix(MEMBER_MARK) for member in stored)
     return Tally(int(fields[COUNT_FIELD]["N"]), members, first)
 
 

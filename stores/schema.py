@@ -121,7 +121,7 @@ Items, one kind per key prefix:
   `{SORT_KEY}` = `{BUCKET_PREFIX}<bucket start, epoch seconds, 12 digits>` ({bucket_seconds}-second
   buckets); one attribute per contributing unit (a CloudWatch payload, a Kinesis record),
   `{UNIT_PREFIX}<16 hex digits of the unit's SHA-256>` = map `n` (occurrences), `m` (distinct members,
-  string set, for password-spray), `f` (earliest time, epoch µs); `{TTL_ATTRIBUTE}`.
+  each prefixed `=`, string set, for password-spray), `f` (earliest time, epoch µs); `{TTL_ATTRIBUTE}`.
 - Suppression window: `{PARTITION_KEY}` = `{SUPPRESSION_PREFIX}<group key>`,
   `{SORT_KEY}` = `{SUPPRESSION_SORT_KEY}`; `group_key`, `owner`, `opened_at`, `closes_at`, `folded`,
   `folded_since`, `folded_until`, `reported_folded`, `reported_since`, `digested`, `pending` (the
