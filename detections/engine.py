@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import uuid4
 
 from detections.correlation import correlate
-from detections.finding import Finding, redacted
+from detections.finding import Finding, event_identity, redacted
 from detections.observation import Observation
 from detections.rule import Rule, RuleContext, RuleKind
 from detections.severity import Severity
-from detections.state import StateStore, StateStoreError
+from detections.state import StateStore, StateStoreError, StateView
 from parsers.event import AuditEvent
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_INTERNAL_USERS = frozenset({"rdsadmin", "rdssec", "rdsproxyadmin"})
+
+UnitOf = Callable[[AuditEvent], str]  # the re-delivered unit (payload, record) an event came in
+
+
+def batch_order(event: AuditEvent) -> tuple[object, ...]:
+    """Sort key of a batch: event time, then the stable event id (shorter first: numeric ids in order).
+
+    Records of the same second are evaluated in the same order on every attempt, so a retry counts
+    exactly as the first attempt did.
+    """
+    identity = event_identity(event)
+    return (event.time, len(identity), identity)
+
+
+def longest_window(rules: Sequence[Rule]) -> timedelta:
+    """The longest `window_minutes` of the rules: how far back a batch reads the stored windows."""
+    minutes = [
+        float(value)
+        for rule in rules
+        if isinstance(value := rule.params.get("window_minutes"), int | float) and not isinstance(value, bool)
+    ]
+    return timedelta(minutes=max(minutes, default=0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +73,29 @@ class DetectionEngine:
         self.state = state
         self.settings = settings or EngineSettings()
         self.counters = EngineCounters()
-        self._contexts = {rule.id: RuleContext(state=state, params=rule.params) for rule in self.rules}
+        self.horizon = longest_window(self.rules)
 
-    def detect(self, events: Iterable[AuditEvent]) -> Iterator[Finding]:
-        """Correlate the events and yield every finding, in observation order."""
+    def detect(
+        self, events: Iterable[AuditEvent], unit_of: UnitOf | None = None, units: frozenset[str] = frozenset()
+    ) -> Iterator[Finding]:
+        """Correlate a batch and yield every finding, in observation order, then store the rule windows.
+
+        The store is read once per touched key and written once per key at the end. `unit_of` names
+        the re-delivered unit of each event and `units` all units of the batch (a retried batch reads
+        the stored windows without them); without them the batch is one fresh unit.
+        """
+        if unit_of is None:
+            fresh = uuid4().hex
+            units = frozenset({fresh})
+            unit_of = lambda _event: fresh  # noqa: E731 - the one unit of this batch
+        view = StateView(self.state, horizon=self.horizon, units=units)
+        contexts = {rule.id: RuleContext(state=view, params=rule.params) for rule in self.rules}
         for observation in correlate(events):
-            yield from self.evaluate(observation)
+            view.unit = unit_of(observation.event)
+            yield from self.evaluate(observation, contexts)
+        view.commit()
 
-    def evaluate(self, observation: Observation) -> list[Finding]:
+    def evaluate(self, observation: Observation, contexts: dict[str, RuleContext]) -> list[Finding]:
         """Run every applicable rule on one observation."""
         self.counters.observations += 1
         findings = []
@@ -65,7 +104,7 @@ class DetectionEngine:
             if internal and rule.kind is RuleKind.STATEMENT and not rule.include_internal_users:
                 continue
             try:
-                match = rule.evaluate(observation, self._contexts[rule.id])
+                match = rule.evaluate(observation, contexts[rule.id])
             except StateStoreError:
                 raise  # the state store is the caller's to retry, not a rule bug
             except Exception:  # per-rule isolation boundary: one broken rule must not blind the rest
@@ -89,6 +128,7 @@ class DetectionEngine:
                     context=match.context,
                     objects=match.objects,
                     measured=match.measured,
+                    tally=match.tally,
                 )
             )
         return findings

@@ -25,6 +25,7 @@ class Finding:
     context: tuple[tuple[str, str], ...] = ()
     objects: tuple[str, ...] = ()
     measured: bool = False  # from a threshold rule, whose title states the measured count
+    tally: str = ""  # what repeats are counted as, for digests ("failed logins for bob from 10.0.0.9")
 
     @property
     def attempt_failed(self) -> bool:
@@ -118,11 +119,12 @@ class Alert:
         latest = findings[-1] if len(findings) > 1 else None
         return cls(first, len(findings), first.event.time, last_seen, latest, objects, tuple(findings))
 
-    def object_firsts(self) -> dict[str, tuple[datetime, int]]:
-        """Each object the alert names → (first time a finding named it, how many findings named it)."""
-        seen: dict[str, tuple[datetime, int]] = {}
+    def object_spans(self) -> dict[str, tuple[datetime, datetime, int]]:
+        """Each object the alert names → (first and last time a finding named it, how many findings did)."""
+        seen: dict[str, tuple[datetime, datetime, int]] = {}
         for finding in self.members:
+            at = finding.event.time
             for name in dict.fromkeys(finding.objects):
-                earliest, matches = seen.get(name, (finding.event.time, 0))
-                seen[name] = (min(earliest, finding.event.time), matches + 1)
+                first, last, matches = seen.get(name, (at, at, 0))
+                seen[name] = (min(first, at), max(last, at), matches + 1)
         return seen

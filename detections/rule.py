@@ -10,9 +10,10 @@ from types import MappingProxyType
 
 from detections.observation import Observation
 from detections.severity import Severity
-from detections.state import StateStore
+from detections.state import Windows
 
 ParamValue = int | float | str | bool
+MEASURED = "measured"  # context key of a threshold rule's count line ("25 failed logins in 40 s")
 
 
 class RuleKind(StrEnum):
@@ -31,13 +32,14 @@ class Match:
     context: tuple[tuple[str, str], ...] = ()
     objects: tuple[str, ...] = ()  # tables, databases or accounts the match is about, as written
     measured: bool = False  # a threshold rule: its title states the measured count itself
+    tally: str = ""  # what repeats are counted as, for digests ("failed logins for bob from 10.0.0.9")
 
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:
-    """What a rule may use besides the observation: the state store and its own parameters."""
+    """What a rule may use besides the observation: the batch's rule windows and its own parameters."""
 
-    state: StateStore
+    state: Windows
     params: Mapping[str, ParamValue]
 
     def param_int(self, name: str) -> int:

@@ -1,11 +1,23 @@
-"""The state-store port stateful rules use, and its in-memory implementation for replay and tests."""
+"""Rule windows: the state-store port, the per-batch view rules count with, and the in-memory store.
+
+Windows are counted in time buckets (BUCKET wide). A batch (one payload) is evaluated against a
+`StateView`: each key's stored buckets are read once, the batch's own occurrences are counted in
+memory, and at the end each key is written once. What a batch adds is stored per *unit* (the part
+of the input that is re-delivered as a whole: a CloudWatch payload, a Kinesis record), so a
+re-delivered unit adds nothing, and a retried batch reads the state without its own earlier
+contribution — it sees the same prior state and gives the same counts as its first attempt.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+BUCKET = timedelta(seconds=10)
+DISTINCT_KEPT = 256  # distinct members counted exactly per key and window; beyond: "at least 256"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class StateStoreError(RuntimeError):
@@ -16,58 +28,229 @@ class StateStoreError(RuntimeError):
         self.retryable = retryable
 
 
-class StateStore(Protocol):
-    """Windows of occurrences keyed by a string, shared by rules across batches (and invocations)."""
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What was added to one bucket of a key: occurrences counted, and distinct members kept."""
 
-    def record(self, key: str, member: str, at: datetime, window: timedelta) -> int:
-        """Record `member` at `at` under `key` (latest time kept); return distinct members in the window."""
+    count: int = 0
+    members: frozenset[str] = frozenset()
+    first: datetime | None = None  # the earliest time added
+
+    def plus(self, other: Tally) -> Tally:
+        """Both tallies together."""
+        firsts = [t for t in (self.first, other.first) if t is not None]
+        return Tally(self.count + other.count, self.members | other.members, min(firsts, default=None))
+
+
+def bucket_of(at: datetime) -> datetime:
+    """The start of the bucket holding `at` (a naive time is taken as UTC)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware - (aware - _EPOCH) % BUCKET
+
+
+# (bucket start, unit) → what that unit added to that bucket
+Contributions = Mapping[tuple[datetime, str], Tally]
+
+
+class StateStore(Protocol):
+    """Bucketed rule windows keyed by a string, shared by every container (and invocation)."""
+
+    def load(self, key: str, since: datetime, exclude: frozenset[str]) -> dict[datetime, Tally]:
+        """The tallies of `key` per bucket start from `since` on, without what the `exclude` units added."""
+        ...
+
+    def save(self, key: str, contributions: Contributions, keep: timedelta) -> None:
+        """Add each unit's tally to its bucket, once: a unit already stored for a bucket is left as it is.
+
+        `keep` is how long after its bucket an item must still be readable (the longest window).
+        """
+        ...
+
+
+class Windows(Protocol):
+    """What a rule counts with (a StateView during a batch)."""
+
+    def add(self, key: str, occurrence: str, at: datetime, window: timedelta) -> int:
+        """Count `occurrence` (once per batch) at `at`; return occurrences in the window ending at `at`."""
+        ...
+
+    def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
+        """Note `member` at `at`; return distinct members in the window (at most DISTINCT_KEPT)."""
         ...
 
     def count(self, key: str, at: datetime, window: timedelta) -> int:
-        """Return how many distinct members were recorded under `key` in the window ending at `at`."""
+        """Occurrences of `key` in the window ending at `at`."""
         ...
+
+    def first(self, key: str, at: datetime, window: timedelta) -> datetime:
+        """When the first occurrence in the window ending at `at` happened (`at` when there is none)."""
+        ...
+
+
+@dataclass
+class _KeyState:
+    """One key during a batch: its stored buckets, what the batch added, and running lookups."""
+
+    since: datetime
+    counts: dict[datetime, int] = field(default_factory=dict)  # stored + batch, per bucket
+    firsts: dict[datetime, datetime] = field(default_factory=dict)  # earliest time, per bucket
+    last_seen: dict[str, datetime] = field(default_factory=dict)  # member → latest bucket (stored + batch)
+    occurrences: set[str] = field(default_factory=set)  # counted in this batch
+    added: dict[tuple[datetime, str], Tally] = field(default_factory=dict)
+
+    def absorb(self, stored: Mapping[datetime, Tally]) -> None:
+        """Take in the stored tallies (the batch's own additions are kept apart and re-applied)."""
+        self.counts, self.firsts, self.last_seen = {}, {}, {}
+        for start, tally in stored.items():
+            self._apply(start, tally)
+        for (start, _unit), tally in self.added.items():
+            self._apply(start, tally)
+
+    def _apply(self, start: datetime, tally: Tally) -> None:
+        """Fold a tally into the running lookups of bucket `start` (every noted bucket has a count)."""
+        self.counts[start] = self.counts.get(start, 0) + tally.count
+        if tally.first is not None:
+            earliest = self.firsts.get(start)
+            self.firsts[start] = tally.first if earliest is None else min(earliest, tally.first)
+        for member in tally.members:
+            self._see(member, start)
+
+    def _see(self, member: str, start: datetime) -> None:
+        """Remember `member` in bucket `start` (its latest bucket wins)."""
+        previous = self.last_seen.get(member)
+        if previous is None or start > previous:
+            self.last_seen[member] = start
+
+    def add(self, start: datetime, unit: str, tally: Tally) -> None:
+        """Add the batch's tally to bucket `start` for `unit`."""
+        key = (start, unit)
+        self.added[key] = self.added.get(key, Tally()).plus(tally)
+        self._apply(start, tally)
+
+    def _buckets(self, at: datetime, window: timedelta) -> Iterator[datetime]:
+        """The starts of the held buckets from the one holding `at - window` to the one holding `at`."""
+        start, last = bucket_of(at - window), bucket_of(at)
+        if len(self.counts) <= (last - start) // BUCKET:
+            yield from (b for b in self.counts if start <= b <= last)
+            return
+        while start <= last:
+            if start in self.counts:
+                yield start
+            start += BUCKET
+
+    def count(self, at: datetime, window: timedelta) -> int:
+        """Occurrences in the buckets of the window ending at `at`."""
+        return sum(self.counts[b] for b in self._buckets(at, window))
+
+    def first(self, at: datetime, window: timedelta) -> datetime:
+        """The earliest time noted in the window's buckets, not before the window's start; else `at`."""
+        firsts = [self.firsts[b] for b in self._buckets(at, window) if b in self.firsts]
+        return max(min(firsts, default=at), at - window)
+
+    def distinct(self, at: datetime, window: timedelta) -> int:
+        """Distinct members whose latest bucket lies in the window ending at `at`."""
+        start, last = bucket_of(at - window), bucket_of(at)
+        return sum(1 for b in self.last_seen.values() if start <= b <= last)
+
+
+class StateView:
+    """Rule windows for one batch: each touched key read once from the store, written once at commit."""
+
+    def __init__(self, store: StateStore, *, horizon: timedelta, units: frozenset[str]) -> None:
+        """Count over `store`; `horizon` is the longest window; `units` all units of the batch."""
+        self._store = store
+        self._horizon = horizon
+        self._units = units
+        self._keys: dict[str, _KeyState] = {}
+        self.unit = next(iter(sorted(units)), "")  # the unit of the observation being evaluated
+
+    def _key(self, key: str, at: datetime) -> _KeyState:
+        """The key's state, read from the store on first use (again only if an earlier time is asked)."""
+        since = bucket_of(at - self._horizon)
+        state = self._keys.get(key)
+        if state is None or since < state.since:
+            fresh = state or _KeyState(since)
+            fresh.since = since if state is None else min(since, state.since)
+            fresh.absorb(self._store.load(key, fresh.since, self._units))
+            self._keys[key] = state = fresh
+        return state
+
+    def add(self, key: str, occurrence: str, at: datetime, window: timedelta) -> int:
+        """Count `occurrence` once per batch; return the occurrences in the window ending at `at`."""
+        state = self._key(key, at)
+        if occurrence not in state.occurrences:
+            state.occurrences.add(occurrence)
+            state.add(bucket_of(at), self.unit, Tally(count=1, first=at))
+        return state.count(at, window)
+
+    def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
+        """Note `member`; return distinct members in the window, at most DISTINCT_KEPT (then stop noting)."""
+        state = self._key(key, at)
+        start = bucket_of(at)
+        seen = state.last_seen.get(member)
+        if seen is None or seen < start:
+            in_window = state.distinct(at, window)
+            known = seen is not None and seen >= bucket_of(at - window)
+            if known or in_window < DISTINCT_KEPT:
+                state.add(start, self.unit, Tally(members=frozenset({member}), first=at))
+        return min(state.distinct(at, window), DISTINCT_KEPT)
+
+    def count(self, key: str, at: datetime, window: timedelta) -> int:
+        """Occurrences of `key` in the window ending at `at`."""
+        return self._key(key, at).count(at, window)
+
+    def first(self, key: str, at: datetime, window: timedelta) -> datetime:
+        """When the first occurrence in the window ending at `at` happened (`at` when there is none)."""
+        return self._key(key, at).first(at, window)
+
+    def commit(self) -> None:
+        """Write what the batch added, once per key (idempotent per unit, so a retry may commit again)."""
+        for key, state in self._keys.items():
+            if state.added:
+                self._store.save(key, state.added, self._horizon)
 
 
 @dataclass
 class InMemoryStateStore:
     """StateStore kept in process memory: replay, tests, and Lambda without a state table."""
 
-    _windows: dict[str, dict[str, datetime]] = field(default_factory=dict)
-    _newest: datetime | None = None
-    _operations: int = 0
-    prune_every: int = 10_000
+    buckets: dict[str, dict[datetime, dict[str, Tally]]] = field(default_factory=dict)  # share = 2 containers
     retention: timedelta = timedelta(hours=1)
+    prune_every: int = 1_000
+    _saves: int = 0
+    _newest: datetime | None = None
 
-    def record(self, key: str, member: str, at: datetime, window: timedelta) -> int:
-        """Record `member` at `at` under `key`; return distinct members in (at - window, at]."""
-        members = self._windows.setdefault(key, {})
-        previous = members.get(member)
-        if previous is None or at > previous:
-            # Idempotent for a re-delivered event (same time); a member seen again (password-spray's
-            # user failing anew) counts from its latest time.
-            members[member] = at
-        self._note(at)
-        return self.count(key, at, window)
+    def load(self, key: str, since: datetime, exclude: frozenset[str]) -> dict[datetime, Tally]:
+        """The key's tallies per bucket from `since` on, leaving out the `exclude` units."""
+        tallies: dict[datetime, Tally] = {}
+        for start, units in self.buckets.get(key, {}).items():
+            if start < since:
+                continue
+            for unit, tally in units.items():
+                if unit not in exclude:
+                    tallies[start] = tallies.get(start, Tally()).plus(tally)
+        return tallies
 
-    def count(self, key: str, at: datetime, window: timedelta) -> int:
-        """Return distinct members under `key` whose time lies in (at - window, at]."""
-        start = at - window
-        return sum(1 for seen in self._windows.get(key, {}).values() if start < seen <= at)
+    def save(self, key: str, contributions: Contributions, keep: timedelta) -> None:
+        """Store each unit's tally per bucket once; now and then drop buckets far older than the newest."""
+        stored = self.buckets.setdefault(key, {})
+        for (start, unit), tally in contributions.items():
+            stored.setdefault(start, {}).setdefault(unit, tally)
+            if self._newest is None or start > self._newest:
+                self._newest = start
+        self._saves += 1
+        if self._saves % self.prune_every == 0 and self._newest is not None:
+            self._prune(self._newest - max(self.retention, keep))
+
+    def _prune(self, horizon: datetime) -> None:
+        """Forget buckets that started before `horizon`."""
+        for key in list(self.buckets):
+            kept = {start: units for start, units in self.buckets[key].items() if start >= horizon}
+            if kept:
+                self.buckets[key] = kept
+            else:
+                del self.buckets[key]
 
     def keys(self) -> Iterator[str]:
         """Yield the keys currently held (for tests and diagnostics)."""
-        yield from self._windows
-
-    def _note(self, at: datetime) -> None:
-        """Track the newest time seen and drop occurrences far older than it now and then."""
-        if self._newest is None or at > self._newest:
-            self._newest = at
-        self._operations += 1
-        if self._operations % self.prune_every == 0:
-            horizon = self._newest - self.retention
-            for key in list(self._windows):
-                kept = {m: t for m, t in self._windows[key].items() if t > horizon}
-                if kept:
-                    self._windows[key] = kept
-                else:
-                    del self._windows[key]
+        yield from self.buckets

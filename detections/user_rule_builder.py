@@ -93,8 +93,10 @@ class UserRuleEvaluator:
         """Record the event (or its distinct value) in the rule's window and return the count in it."""
         group = "|".join(field_value(event, name) for name in threshold.group_by)
         key = f"user-rule|{self.rule_id}|{group}"
-        member = field_value(event, threshold.distinct) if threshold.distinct else event_identity(event)
-        return context.state.record(key, member, event.time, context.param_window())
+        window = context.param_window()
+        if threshold.distinct:
+            return context.state.add_distinct(key, field_value(event, threshold.distinct), event.time, window)
+        return context.state.add(key, event_identity(event), event.time, window)
 
 
 def event_identity(event: AuditEvent) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from detections.correlation import correlation_key
+from detections.engine import batch_order
 from detections.finding import Finding
 from detections.noise import collapse
 from handlers.invocation import InvocationSummary, logger
@@ -132,8 +133,18 @@ def process_activity_batch(
         result = outcome.records[key] = decrypt_and_parse(record, runtime, summary, unavailable_keys)
         for event in result.events:
             provenance.add(event, key)
-    events = sorted((e for r in outcome.records.values() for e in r.events), key=lambda e: e.time)
-    findings = list(detect(runtime.engine(), events, summary.run))
+    events = sorted((e for r in outcome.records.values() for e in r.events), key=batch_order)
+    # Each Kinesis record is a unit: a retried batch (from the first failed record on) reads the rule
+    # windows without its records' earlier contributions and adds nothing twice.
+    findings = list(
+        detect(
+            runtime.engine(),
+            events,
+            summary.run,
+            unit_of=lambda e: provenance.record_of.get(e.location, ""),
+            units=set(outcome.records),
+        )
+    )
     outcome.delivery = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline)
     summary.absorb(outcome.delivery)
     for key in _records_to_retry(findings, outcome.delivery, runtime.delivery.window, provenance):

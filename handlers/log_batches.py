@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from uuid import uuid4
 
+from detections.engine import batch_order
 from handlers.invocation import InvocationSummary, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
@@ -41,12 +43,10 @@ def process_log_batch(
         summary.control_messages += 1
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
-    events: list[AuditEvent] = sorted(
-        accept_events(parse_log_batch(batch), summary.run), key=lambda e: e.time
-    )
-    findings = list(detect(runtime.engine(), events, summary.run))
-    report = runtime.delivery.deliver(
-        findings, runtime.now(), deadline=deadline, batch_id=batch_identity(batch)
-    )
+    events: list[AuditEvent] = sorted(accept_events(parse_log_batch(batch), summary.run), key=batch_order)
+    batch_id = batch_identity(batch)
+    unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
+    findings = list(detect(runtime.engine(), events, summary.run, unit_of=lambda _e: unit, units={unit}))
+    report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline, batch_id=batch_id)
     summary.absorb(report)
     return report

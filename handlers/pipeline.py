@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass, field
 
-from detections.engine import DetectionEngine
+from detections.engine import DetectionEngine, UnitOf
 from detections.finding import Finding
 from parsers.event import AuditEvent, ParseFailure, ParseResult
 
@@ -52,9 +52,19 @@ def accept_events(
         yield result
 
 
-def detect(engine: DetectionEngine, events: Iterable[AuditEvent], report: RunReport) -> Iterator[Finding]:
-    """Run the engine over events and keep the report's finding counts in step with it."""
-    for finding in engine.detect(events):
+def detect(
+    engine: DetectionEngine,
+    events: Iterable[AuditEvent],
+    report: RunReport,
+    *,
+    unit_of: UnitOf | None = None,
+    units: Set[str] = frozenset(),
+) -> Iterator[Finding]:
+    """Run the engine over a batch and keep the report's finding counts in step with it.
+
+    `unit_of` names the re-delivered unit of each event (its payload or record), `units` all of them.
+    """
+    for finding in engine.detect(events, unit_of, frozenset(units)):
         report.findings[finding.rule_id] += 1
         yield finding
     report.rule_errors = Counter(engine.counters.rule_errors)

@@ -16,7 +16,6 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.config import Config
 
 from detections.catalogue import builtin_rules
-from detections.dynamodb_state import DynamoDbDeliveryLedger, DynamoDbStateStore, DynamoDbSuppressionStore
 from detections.engine import DEFAULT_INTERNAL_USERS, DetectionEngine, EngineSettings
 from detections.rule import Rule
 from detections.state import InMemoryStateStore, StateStore
@@ -24,7 +23,7 @@ from detections.suppression import (
     DeliveryLedger,
     InMemoryDeliveryLedger,
     InMemorySuppressionStore,
-    SuppressionStore,
+    SuppressionWindows,
 )
 from handlers.settings import Settings, SettingsError
 from infra.log_selection import DEFAULT_LOG_GROUP_PATTERNS, LogGroupSelection
@@ -34,6 +33,8 @@ from notifiers.notifier import Notifier
 from notifiers.slack import RetryPolicy
 from notifiers.slack_secret import SecretSlackNotifier
 from notifiers.sns import SnsNotifier
+from stores.dynamodb_state import DynamoDbStateStore
+from stores.dynamodb_suppression import DynamoDbDeliveryLedger, DynamoDbSuppressionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -148,8 +149,8 @@ class Runtime:
         return InMemoryStateStore()
 
     @cached_property
-    def suppression(self) -> SuppressionStore:
-        """Where suppression windows are kept."""
+    def suppression(self) -> SuppressionWindows:
+        """Where suppression windows (and the digests of their folds) are kept."""
         if self.settings.state_table:
             return DynamoDbSuppressionStore(self.settings.state_table, self.dynamodb)
         return InMemorySuppressionStore()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections import Counter, defaultdict
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from detections.digest import describe
 from detections.finding import Alert, Finding, event_identity
 from detections.noise import collapse
 from detections.state import StateStoreError
@@ -126,10 +128,18 @@ class Delivery:
         fresh: set[str] = set()
         folded_before = 0
         folded_since: datetime | None = None
-        for name, (first_at, matches) in alert.object_firsts().items():
+        for name, (first_at, last_at, matches) in alert.object_spans().items():
             object_id = object_alert_id(identifier, name)
+            naming = next(f for f in alert.members if name in f.objects)
             admission = self.suppression.admit(
-                object_group_key(key, name), object_id, first_at, self.window, matches, object_id
+                object_group_key(key, name),
+                object_id,
+                first_at,
+                self.window,
+                matches,
+                object_id,
+                last=last_at,
+                about=describe(dataclasses.replace(naming, objects=(name,))),
             )
             if not admission.send:
                 continue
@@ -165,7 +175,19 @@ class Delivery:
     ) -> DeliveryReport:
         """Admit, route and send every alert of the batch; failures are collected, never raised here."""
         report = DeliveryReport()
-        for channel, alerts in self.route(self.admit(findings, report, batch_id), report).items():
+        self.send(self.admit(findings, report, batch_id), report, now, deadline=deadline)
+        return report
+
+    def send(
+        self,
+        admitted: Sequence[OutgoingAlert],
+        report: DeliveryReport,
+        now: datetime,
+        *,
+        deadline: float | None,
+    ) -> None:
+        """Route admitted alerts (or digests) and send each on every channel the ledger has not seen it on."""
+        for channel, alerts in self.route(admitted, report).items():
             pending = []
             for outgoing in alerts:
                 try:
@@ -183,7 +205,6 @@ class Delivery:
                 continue
             for result in self.notifiers[channel].send(pending, deadline=deadline):
                 self._record(result, now, report)
-        return report
 
     def _record(self, result: DeliveryResult, now: datetime, report: DeliveryReport) -> None:
         """Note one send result in the ledger and the report."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from detections.finding import Alert
+from detections.rule import MEASURED
 from notifiers.links import raw_events_url
 from notifiers.notifier import OutgoingAlert
 from notifiers.object_list import MAX_LISTED_OBJECTS, object_list
@@ -126,7 +127,7 @@ def _facts(outgoing: OutgoingAlert) -> str:
         ("Objects", _objects(alert)),
         ("First seen", _timestamp(alert.first_seen)),
         ("Last seen", _timestamp(alert.last_seen)),
-        ("Count", _count(alert)),
+        ("Count", _count(outgoing)),
         ("Earlier", _suppressed(outgoing)),
         ("Attempt", _outcome(finding.attempt_failed, event.status, event.error_message)),
         ("Source", f"{event.source.value}" + (f" ({event.engine})" if event.engine else "")),
@@ -135,7 +136,9 @@ def _facts(outgoing: OutgoingAlert) -> str:
         ("Log stream", event.log_stream),
     ]
     latest = alert.latest or finding
-    rows.extend((key.replace("_", " ").capitalize(), value) for key, value in latest.context)
+    rows.extend(
+        (key.replace("_", " ").capitalize(), value) for key, value in latest.context if key != MEASURED
+    )
     lines.extend(_row(label, value) for label, value in rows if value)
     return "\n".join(lines)
 
@@ -167,13 +170,12 @@ def _statement_block(alert: Alert) -> str:
     return f"{label} (secrets redacted){cut}:\n" + separator.join(blocks)
 
 
-def _count(alert: Alert) -> str:
-    """'25 failed logins between … and … UTC'; for threshold rules 'threshold met 18 times …'."""
-    if _measured(alert):
-        # The title and the "… in window" line give the measured count; this says how often it tripped.
-        what = "threshold met once" if alert.count == 1 else f"threshold met {alert.count} times"
-    else:
-        what = f"{alert.count} {_noun(alert.first.event.action, alert.count)}"
+def _count(outgoing: OutgoingAlert) -> str:
+    """'25 failed logins between … and … UTC'; threshold rules their measure: '25 failed logins in 40 s'."""
+    alert = outgoing.alert
+    if outgoing.measured:
+        return f"{outgoing.measured} (up to {_timestamp(alert.last_seen)})"
+    what = f"{alert.count} {_noun(alert.first.event.action, alert.count)}"
     if alert.count == 1 or alert.first_seen == alert.last_seen:
         return f"{what} at {_timestamp(alert.first_seen)}"
     first = _timestamp(alert.first_seen).removesuffix(" UTC")

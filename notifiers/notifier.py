@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from detections.finding import Alert
+from detections.rule import MEASURED
 
 
 class DeliveryError(Exception):
@@ -27,6 +28,18 @@ class OutgoingAlert:
     suppressed_before: int = 0  # matches of this key folded since the previous alert went out
     suppressed_since: datetime | None = None  # when that folding started
     region: str = ""  # AWS region, for console links ("" = no link)
+    kind: Literal["alert", "digest"] = "alert"  # a digest reports matches folded into a closed window
+
+    @property
+    def measured(self) -> str:
+        """A threshold rule's count line, as its latest match measured it ("25 failed logins in 40 s")."""
+        latest = self.alert.latest or self.alert.first
+        return next((value for key, value in latest.context if key == MEASURED), "")
+
+    @property
+    def count(self) -> int:
+        """The matches this message reports: its own plus those folded before it (never counted twice)."""
+        return self.alert.count + max(self.suppressed_before, 0)
 
 
 @dataclass(frozen=True, slots=True)

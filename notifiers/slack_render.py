@@ -151,8 +151,11 @@ def _fallback_value(value: str, limit: int) -> str:
 
 
 def _count(outgoing: OutgoingAlert) -> str:
-    """'5', or '5 (12 more since 09:55:00 UTC)' when noise control folded earlier matches."""
-    count = str(outgoing.alert.count)
+    """'5', or '5 (12 more since 09:55:00 UTC)' when noise control folded earlier matches.
+
+    A threshold rule's alert says what it measured instead: '25 failed logins in 40 s'.
+    """
+    count = outgoing.measured or str(outgoing.alert.count)
     if outgoing.suppressed_before <= 0:
         return count
     since = outgoing.suppressed_since

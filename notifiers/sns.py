@@ -197,14 +197,25 @@ def is_retryable_call_error(code: str, http_status: int) -> bool:
 
 
 def message_attributes(outgoing: OutgoingAlert) -> dict[str, str]:
-    """The filter-policy attributes: rule, severity and cluster, cleaned to one non-empty line each."""
+    """The filter-policy attributes: rule, severity, cluster, kind (alert | digest) as one clean line each."""
     finding = outgoing.alert.first
     values = {
         "rule": finding.rule_id,
         "severity": finding.severity.value,
         "cluster": finding.event.resource,
+        "kind": outgoing.kind,
     }
     return {name: clean_line(value, _MAX_ATTRIBUTE_CHARS) or "unknown" for name, value in values.items()}
+
+
+def typed_attributes(outgoing: OutgoingAlert) -> dict[str, MessageAttributeValueTypeDef]:
+    """The message attributes as SNS takes them: the strings above plus `count` (Number, matches reported)."""
+    typed: dict[str, MessageAttributeValueTypeDef] = {
+        name: {"DataType": _ATTRIBUTE_TYPE, "StringValue": value}
+        for name, value in message_attributes(outgoing).items()
+    }
+    typed["count"] = {"DataType": "Number", "StringValue": str(outgoing.count)}
+    return typed
 
 
 def batch_entry_id(alert_id: str) -> str:
@@ -230,15 +241,13 @@ def _client_error(exc: ClientError) -> SnsPublishError:
 
 def _entry(index: int, outgoing: OutgoingAlert) -> _Entry:
     """The PublishBatch entry of one alert, its body sized to fit the message limit beside its attributes."""
-    attributes = message_attributes(outgoing)
+    typed = typed_attributes(outgoing)
     overhead = sum(
-        _utf8_len(name) + len(_ATTRIBUTE_TYPE) + _utf8_len(value) for name, value in attributes.items()
+        _utf8_len(name) + len(value["DataType"]) + _utf8_len(value.get("StringValue", ""))
+        for name, value in typed.items()
     )
     subject = render_subject(outgoing.alert)
     email = render_email(outgoing, max_message_bytes=MAX_MESSAGE_BYTES - overhead - _utf8_len(subject))
-    typed: dict[str, MessageAttributeValueTypeDef] = {
-        name: {"DataType": _ATTRIBUTE_TYPE, "StringValue": value} for name, value in attributes.items()
-    }
     request: PublishBatchRequestEntryTypeDef = {
         "Id": batch_entry_id(outgoing.alert_id),
         "Subject": email.subject,

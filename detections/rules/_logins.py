@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from detections.finding import event_identity
 from detections.observation import Observation
 from parsers.event import Action, AuditEvent
@@ -44,3 +46,24 @@ def where(observation: Observation) -> str:
     """' on <cluster>' for titles, or nothing when the source does not say (a bare log file)."""
     resource = observation.event.resource
     return f" on {resource}" if resource else ""
+
+
+def tally(observation: Observation) -> str:
+    """What repeated failed logins of one user and host are counted as, in a digest."""
+    return f"failed logins for {who(observation)}{where(observation)}"
+
+
+def duration(span: timedelta) -> str:
+    """A span as a person reads it: 'under 1 s', '40 s', '3 min 20 s', '5 min' (whole seconds)."""
+    seconds = max(int(span.total_seconds()), 0)
+    if not seconds:
+        return "under 1 s"
+    minutes, rest = divmod(seconds, 60)
+    if not minutes:
+        return f"{rest} s"
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def failed_logins(count: int) -> str:
+    """'25 failed logins' ('1 failed login')."""
+    return "1 failed login" if count == 1 else f"{count} failed logins"

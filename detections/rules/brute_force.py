@@ -5,8 +5,17 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
-from detections.rules._logins import failures_key, is_failed_login, login_identity, where, who
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
+from detections.rules._logins import (
+    duration,
+    failed_logins,
+    failures_key,
+    is_failed_login,
+    login_identity,
+    tally,
+    where,
+    who,
+)
 from detections.severity import Severity
 
 
@@ -16,17 +25,17 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if not is_failed_login(event):
         return None
     window = context.param_window()
-    threshold = context.param_int("threshold")
-    failures = context.state.record(failures_key(event), login_identity(event), event.time, window)
-    if failures < threshold:
+    key = failures_key(event)
+    failures = context.state.add(key, login_identity(event), event.time, window)
+    if failures < context.param_int("threshold"):
         return None
-    minutes = f"{window.total_seconds() / 60:g}"
+    span = duration(event.time - context.state.first(key, event.time, window))
     return Match(
-        title=f"Brute force: {failures} failed logins for {who(observation)}{where(observation)} "
-        f"within {minutes} min",
+        title=f"Brute force: {failed_logins(failures)} for {who(observation)}{where(observation)} in {span}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
         measured=True,
-        context=(("failures_in_window", str(failures)),),
+        context=((MEASURED, f"{failed_logins(failures)} in {span}"),),
+        tally=tally(observation),
     )
 
 

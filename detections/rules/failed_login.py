@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
-from detections.rules._logins import is_failed_login, where, who
+from detections.rules._logins import is_failed_login, tally, where, who
 from detections.severity import Severity
 
 
@@ -17,6 +17,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     return Match(
         title=f"Failed login for {who(observation)}{where(observation)}{reason}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        tally=tally(observation),
     )
 
 

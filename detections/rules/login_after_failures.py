@@ -5,8 +5,10 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rules._logins import (
+    duration,
+    failed_logins,
     failures_key,
     is_failed_login,
     is_successful_login,
@@ -21,19 +23,22 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
     event = observation.event
     window = context.param_window()
+    key = failures_key(event)
     if is_failed_login(event):
-        context.state.record(failures_key(event), login_identity(event), event.time, window)
+        context.state.add(key, login_identity(event), event.time, window)
         return None
     if not is_successful_login(event):
         return None
-    failures = context.state.count(failures_key(event), event.time, window)
+    failures = context.state.count(key, event.time, window)
     if failures < context.param_int("threshold"):
         return None
+    span = duration(event.time - context.state.first(key, event.time, window))
     return Match(
-        title=f"Login succeeded after {failures} failures: {who(observation)}{where(observation)}",
+        title=f"Logged in after {failed_logins(failures)} in {span}: {who(observation)}{where(observation)}",
         dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
         measured=True,
-        context=(("failures_in_window", str(failures)),),
+        context=((MEASURED, f"{failed_logins(failures)} in {span} before the login"),),
+        tally=f"successful logins after failed logins for {who(observation)}{where(observation)}",
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from detections.observation import Observation
-from detections.rule import Match, Rule, RuleContext, RuleKind
-from detections.rules._logins import is_failed_login, sprayed_users_key, where
+from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
+from detections.rules._logins import duration, is_failed_login, sprayed_users_key, where
 from detections.severity import Severity
+from detections.state import DISTINCT_KEPT
 
 
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
@@ -16,15 +17,19 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if not is_failed_login(event):
         return None
     window = context.param_window()
-    users = context.state.record(sprayed_users_key(event), event.user, event.time, window)
+    key = sprayed_users_key(event)
+    users = context.state.add_distinct(key, event.user, event.time, window)
     if users < context.param_int("distinct_users"):
         return None
     host = event.client_host or "unknown host"
+    how_many = f"at least {users}" if users >= DISTINCT_KEPT else str(users)
+    span = duration(event.time - context.state.first(key, event.time, window))
     return Match(
-        title=f"Password spray: failed logins for {users} different users from {host}{where(observation)}",
+        title=f"Password spray: {how_many} users failed to log in from {host}{where(observation)} in {span}",
         dedup_key=f"{event.resource}|{event.client_host}",
         measured=True,
-        context=(("distinct_users_in_window", str(users)),),
+        context=((MEASURED, f"{how_many} different users failed to log in within {span}"),),
+        tally=f"failed logins from {host}{where(observation)}",
     )
 
 

@@ -12,15 +12,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from detections.dynamodb_state import DynamoDbDeliveryLedger, DynamoDbStateStore, DynamoDbSuppressionStore
-from detections.state import InMemoryStateStore, StateStore
+from detections.state import InMemoryStateStore, StateStore, Tally
 from detections.suppression import (
     DeliveryLedger,
     InMemoryDeliveryLedger,
     InMemorySuppressionStore,
-    SuppressionStore,
+    SuppressionWindows,
 )
 from infra.state_table import create_table_kwargs, time_to_live_kwargs
+from stores.dynamodb_state import DynamoDbStateStore
+from stores.dynamodb_suppression import DynamoDbDeliveryLedger, DynamoDbSuppressionStore
 from tests.factories import T0
 from tests.functional.fake_aws import use_fake_aws_credentials
 
@@ -80,7 +81,7 @@ class Backend:
 
     name: str
     state: Callable[[], StateStore]
-    suppression: Callable[[], SuppressionStore]
+    suppression: Callable[[], SuppressionWindows]
     ledger: Callable[[], DeliveryLedger]
     _built: dict[tuple[str, int], Any] = field(default_factory=dict)
 
@@ -93,12 +94,12 @@ class Backend:
 
 def in_memory_backend() -> Backend:
     """Containers over shared in-memory dictionaries."""
-    windows: dict[str, dict[str, datetime]] = {}
+    buckets: dict[str, dict[datetime, dict[str, Tally]]] = {}
     suppression: dict[str, Any] = {}
     deliveries: dict[str, dict[str, datetime]] = {}
     return Backend(
         "in-memory",
-        lambda: InMemoryStateStore(_windows=windows),
+        lambda: InMemoryStateStore(buckets),
         lambda: InMemorySuppressionStore(suppression),
         lambda: InMemoryDeliveryLedger(deliveries),
     )

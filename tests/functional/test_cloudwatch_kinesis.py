@@ -124,8 +124,8 @@ def test_sns_throttling_one_record_reports_exactly_that_record_and_its_retry_rep
     assert response == {"batchItemFailures": [{"itemIdentifier": sequence_number(1)}]}
     first_emails = [email.subject for email in world.emails()]
     assert unique(first_emails) == [
-        "[CRITICAL] Login succeeded after 22 failures: victim from 127.0.0.1 on mariadb-prod",
-        "[HIGH] Brute force: 22 failed logins for victim from 127.0.0.1 on mariadb-prod within 5 min",
+        "[CRITICAL] Logged in after 22 failed logins in under 1 s: victim from 127.0.0.1 on mariadb-prod",
+        "[HIGH] Brute force: 22 failed logins for victim from 127.0.0.1 on mariadb-prod in under 1 s",
         "[MEDIUM] Failed login for victim from 127.0.0.1 on mariadb-prod (1045) ×22",
     ]
     first_slack = [message["blocks"][0]["text"]["text"] for message in world.slack_messages()]

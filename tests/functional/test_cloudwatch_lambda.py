@@ -59,9 +59,9 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 
 
 LOGIN_SUBJECTS = [
-    "[CRITICAL] Login succeeded after 22 failures: victim from 127.0.0.1 on {c}",
-    "[HIGH] Brute force: 22 failed logins for victim from 127.0.0.1 on {c} within 5 min",
-    "[HIGH] Password spray: failed logins for 7 different users from 127.0.0.1 on {c}",
+    "[CRITICAL] Logged in after 22 failed logins in under 1 s: victim from 127.0.0.1 on {c}",
+    "[HIGH] Brute force: 22 failed logins for victim from 127.0.0.1 on {c} in under 1 s",
+    "[HIGH] Password spray: 7 users failed to log in from 127.0.0.1 on {c} in under 1 s",
     *(
         f"[MEDIUM] Failed login for {user} from 127.0.0.1 on {{c}} ({{code}})"
         for user in ("admin_user", "app", "ghost_alice", "ghost_bob", "ghost_carol", "ghost_dave")
@@ -140,7 +140,13 @@ def test_real_server_logs_give_counted_collapsed_emails_and_drop_table_slack_mes
     assert subjects(emails) == sorted([*expected, log.drop_database])
     burst = next(e for e in emails if e.subject.endswith("×22"))
     assert f"Count:       22 failed logins at {log.seen} UTC\n" in burst.body
-    assert burst.attributes == {"rule": "failed-login", "severity": "medium", "cluster": log.cluster}
+    assert burst.attributes == {
+        "rule": "failed-login",
+        "severity": "medium",
+        "cluster": log.cluster,
+        "kind": "alert",
+        "count": "22",
+    }
     assert result == {"status": "ok", "alerts_sent": len(emails) + len(world.slack_messages())}
     title, count, statement = log.drop_table
     [message] = [m for m in world.slack_messages() if m["blocks"][0]["text"]["text"] == title]
@@ -212,7 +218,7 @@ def test_hostile_text_is_escaped_for_slack_and_stripped_from_sns_subjects(world:
         assert "<http://evil|click>" not in body
     brute, drop = sorted(world.slack_messages(), key=lambda m: m["blocks"][0]["text"]["text"])
     assert brute["blocks"][0]["text"]["text"] == (
-        "Brute force: 5 failed logins for &lt;!channel&gt; from 10.6.6.6 on mariadb-prod within 5 min"
+        "Brute force: 5 failed logins for &lt;!channel&gt; from 10.6.6.6 on mariadb-prod in 4 s"
     )
     assert {"type": "plain_text", "text": "User: &lt;!channel&gt;", "emoji": False} in brute["blocks"][1][
         "fields"
@@ -247,7 +253,7 @@ def test_two_invocations_inside_the_window_give_one_brute_force_alert_and_the_ne
 
     assert (first, second) == ({"status": "ok", "alerts_sent": 3}, {"status": "ok", "alerts_sent": 0})
     assert subjects(world.emails()) == [
-        "[HIGH] Brute force: 15 failed logins for victim from 10.0.0.9 on mariadb-prod within 5 min",
+        "[HIGH] Brute force: 15 failed logins for victim from 10.0.0.9 on mariadb-prod in 14 s",
         "[MEDIUM] Failed login for victim from 10.0.0.9 on mariadb-prod (1045) ×15",
     ]
     assert len(world.slack_messages()) == 1
@@ -258,7 +264,8 @@ def test_two_invocations_inside_the_window_give_one_brute_force_alert_and_the_ne
     assert third == {"status": "ok", "alerts_sent": 3}
     late = {e.subject: e for e in world.emails()[2:]}
     assert sorted(late) == [
-        "[HIGH] Brute force: 15 failed logins for victim from 10.0.0.9 on mariadb-prod within 5 min",
+        # the window is counted in 10-second buckets: 14:01:00-14:06:00 holds 15 + 1
+        "[HIGH] Brute force: 16 failed logins for victim from 10.0.0.9 on mariadb-prod in 5 min",
         "[MEDIUM] Failed login for victim from 10.0.0.9 on mariadb-prod (1045)",
     ]
     for email in late.values():
@@ -266,7 +273,7 @@ def test_two_invocations_inside_the_window_give_one_brute_force_alert_and_the_ne
     slack_late = world.slack_messages()[1]
     assert {
         "type": "plain_text",
-        "text": "Count: 1 (15 more since 14:01:00 UTC)",
+        "text": "Count: 16 failed logins in 5 min (15 more since 14:01:00 UTC)",
         "emoji": False,
     } in slack_late["blocks"][1]["fields"]
 
@@ -321,10 +328,14 @@ def test_without_a_state_table_state_lives_in_memory_and_the_warning_is_logged_o
 
 def test_state_lands_in_the_documented_table(world: AwsWorld) -> None:
     """GIVEN the state table  WHEN 15 refused logins are handled
-    THEN the rule window, suppression windows and delivery records are items of their documented kinds."""
+    THEN the rule window, suppression windows and delivery records are items of their documented kinds:
+    the 15 failures of 14:00:00-14:00:14 are two 10-second bucket items, one attribute of the payload each."""
     invoke(mariadb_event(numbered(login_lines("victim", seconds(0, 15)))))
 
-    assert len(world.table_items("win#login-failures|mariadb-prod|victim|10.0.0.9")) == 15
+    buckets = world.table_items("win#login-failures|mariadb-prod|victim|10.0.0.9")
+    assert sorted(item["sk"]["S"] for item in buckets) == ["b#001795442400", "b#001795442410"]
+    units = [{name: value for name, value in item.items() if name.startswith("u_")} for item in buckets]
+    assert sorted(int(value["M"]["n"]["N"]) for unit in units for value in unit.values()) == [5, 10]
     assert sorted(item["pk"]["S"] for item in world.table_items("sup#")) == [
         "sup#brute-force|mariadb-prod|victim|10.0.0.9",
         "sup#failed-login|mariadb-prod|victim|10.0.0.9",

@@ -213,17 +213,18 @@ def test_dynamodb_throttling_one_suppression_window_holds_back_only_that_alert(
 def test_dynamodb_throttling_rule_state_fails_before_sending_and_the_retry_sends_everything_once(
     world: AwsWorld, logs: CapturedLogs
 ) -> None:
-    """GIVEN DynamoDB throttling the 12th rule-window write (mid-burst)
+    """GIVEN DynamoDB throttling the 2nd rule-window write (one key already written, the rest not)
     WHEN the real log is handled, then retried
     THEN the invocation raises before anything is sent (a partial burst would under-count), and the
-    retry sends every alert exactly once with the full counts."""
+    retry — reading the windows without its own earlier contribution — sends every alert exactly
+    once with the full counts."""
     writes: list[int] = []
 
-    def twelfth_write(_params: dict[str, Any]) -> bool:
+    def second_write(_params: dict[str, Any]) -> bool:
         writes.append(1)
-        return len(writes) == 12
+        return len(writes) == 2
 
-    fail_calls(get_runtime().dynamodb, "UpdateItem", client_error("ThrottlingException"), twelfth_write)
+    fail_calls(get_runtime().dynamodb, "UpdateItem", client_error("ThrottlingException"), second_write)
 
     with pytest.raises(StateStoreError, match=r"^DynamoDB UpdateItem on table 'audit-alerts-state' failed"):
         invoke(real_event())

@@ -11,8 +11,9 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 
-from detections.dynamodb_state import DynamoDbDeliveryLedger, DynamoDbStateStore, DynamoDbSuppressionStore
-from detections.state import StateStoreError
+from detections.state import StateStoreError, Tally
+from stores.dynamodb_state import DynamoDbStateStore
+from stores.dynamodb_suppression import DynamoDbDeliveryLedger, DynamoDbSuppressionStore
 from tests.factories import T0
 from tests.functional.dynamodb_backends import (  # noqa: F401 - fixtures are used by name
     REGION,
@@ -24,10 +25,13 @@ from tests.functional.dynamodb_backends import (  # noqa: F401 - fixtures are us
 )
 
 STORE_CALLS: dict[str, Callable[[Any], object]] = {
-    "record": lambda client: DynamoDbStateStore("missing-table", client).record(
-        "secret-key", "secret-member", T0, WINDOW
+    "save": lambda client: DynamoDbStateStore("missing-table", client).save(
+        "secret-key", {(T0, "secret-unit"): Tally(members=frozenset({"secret-member"}))}, WINDOW
     ),
-    "count": lambda client: DynamoDbStateStore("missing-table", client).count("secret-key", T0, WINDOW),
+    "load": lambda client: DynamoDbStateStore("missing-table", client).load(
+        "secret-key", T0, frozenset({"secret-unit"})
+    ),
+    "due_digests": lambda client: DynamoDbSuppressionStore("missing-table", client).due_digests(T0),
     "admit": lambda client: DynamoDbSuppressionStore("missing-table", client).admit(
         "secret-key", "secret-alert", T0, WINDOW, 1, "secret-fold"
     ),
@@ -39,8 +43,9 @@ STORE_CALLS: dict[str, Callable[[Any], object]] = {
     ),
 }
 OPERATIONS = {
-    "record": "UpdateItem",
-    "count": "Query",
+    "save": "UpdateItem",
+    "load": "Query",
+    "due_digests": "Query",
     "admit": "GetItem",
     "delivered_channels": "Query",
     "mark_delivered": "PutItem",
@@ -86,9 +91,9 @@ def test_service_errors_map_to_retryable_or_not(
     client = new_client()
     stubber = Stubber(client)
     stubber.add_client_error("update_item", service_error_code=code, http_status_code=status)
-    # WHEN a store records through it
+    # WHEN a store saves through it
     with stubber, pytest.raises(StateStoreError) as raised:
-        DynamoDbStateStore(TABLE, client).record("secret-key", "secret-member", T0, WINDOW)
+        DynamoDbStateStore(TABLE, client).save("secret-key", {(T0, "unit"): Tally(count=1)}, WINDOW)
     # THEN the error's retryability follows the code and status, and names the table and operation
     assert (raised.value.retryable, str(raised.value)) == (
         retryable,
@@ -97,16 +102,16 @@ def test_service_errors_map_to_retryable_or_not(
 
 
 def test_a_failed_condition_is_control_flow_not_an_error(fake_credentials: None) -> None:
-    # GIVEN a real client whose UpdateItem finds the occurrence already recorded earlier
+    # GIVEN a real client whose UpdateItem finds the unit already stored (twice: together, then alone)
     client = new_client()
     stubber = Stubber(client)
     stubber.add_client_error("update_item", service_error_code="ConditionalCheckFailedException")
-    stubber.add_response("query", {"Count": 4, "ScannedCount": 4, "Items": []})
-    # WHEN recording it again
+    stubber.add_client_error("update_item", service_error_code="ConditionalCheckFailedException")
+    # WHEN saving it again
     with stubber:
-        seen = DynamoDbStateStore(TABLE, client).record("k", "e1", T0, WINDOW)
-    # THEN the count is returned as usual
-    assert seen == 4
+        DynamoDbStateStore(TABLE, client).save("k", {(T0, "unit"): Tally(count=1)}, WINDOW)
+    # THEN nothing is raised and both calls were made
+    stubber.assert_no_pending_responses()
 
 
 def closed_port() -> int:
@@ -124,9 +129,9 @@ def test_an_unreachable_endpoint_is_retryable(fake_credentials: None) -> None:
         endpoint_url=f"http://127.0.0.1:{closed_port()}",
         config=Config(retries={"max_attempts": 0, "mode": "standard"}, connect_timeout=1, read_timeout=1),
     )
-    # WHEN a store counts through it
+    # WHEN a store reads through it
     with pytest.raises(StateStoreError) as raised:
-        DynamoDbStateStore(TABLE, client).count("k", T0, WINDOW)
+        DynamoDbStateStore(TABLE, client).load("k", T0, frozenset())
     # THEN the error is retryable and names the table and operation
     assert (raised.value.retryable, str(raised.value)) == (
         True,

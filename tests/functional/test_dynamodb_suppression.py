@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from detections.dynamodb_state import DynamoDbSuppressionStore
 from detections.state import StateStoreError
 from detections.suppression import FOLDED, Admission, InMemorySuppressionStore
+from stores.dynamodb_suppression import DynamoDbSuppressionStore
 from tests.functional.dynamodb_backends import (  # noqa: F401 - fixtures are used by name
     TABLE,
     WINDOW,
@@ -106,6 +106,32 @@ def test_suppression_behaves_alike(backend: Backend, steps: list[Admit]) -> None
         )
         # THEN it is sent or folded exactly as expected
         assert (step, admission) == (step, step.expected)
+
+
+def test_digests_behave_alike(backend: Backend) -> None:
+    # GIVEN a window opened by container 1, with 3 + 2 matches folded by containers 2 and 1
+    first, second = backend.container("suppression", 1), backend.container("suppression", 2)
+    first.admit("failed-login|prod|bob", "a0", at(0), WINDOW, 20, "a0", about='{"rule": "failed-login"}')
+    second.admit("failed-login|prod|bob", "a1", at(20), WINDOW, 3, "a1", last=at(25))
+    first.admit("failed-login|prod|bob", "a2", at(31), WINDOW, 2, "a2")
+    # WHEN the digest asks before the window closed, after it, again, and after finishing
+    early = first.due_digests(at(299))
+    (digest,) = second.due_digests(at(300))
+    again = first.due_digests(at(301))
+    second.finish_digest(digest)
+    done = first.due_digests(at(302))
+    # THEN one digest of the 5 folds (20-31 s, with the opener's description) is handed out until finished
+    assert early == []
+    assert (digest.count, digest.since, digest.until, digest.about) == (
+        5,
+        at(20),
+        at(31),
+        '{"rule": "failed-login"}',
+    )
+    assert again == [digest]
+    assert done == []
+    # AND the next alert reports no earlier folds (the digest took them)
+    assert first.admit("failed-login|prod|bob", "b0", at(400), WINDOW, 1, "b0") == Admission(True, 0, None)
 
 
 def interleave_after_first_read(client: Any, action: Callable[[], object]) -> list[object]:

@@ -102,8 +102,8 @@ def slack_headers(world: AwsWorld) -> list[str]:
 
 
 FOUR_FAILURES = failed_logins(["14:00:00", "14:00:01", "14:00:02", "14:00:03"])
-BRUTE_FORCE_4 = "Brute force: 4 failed logins for victim from 10.0.0.9 on mariadb-prod within 5 min"
-BRUTE_FORCE_5 = "Brute force: 5 failed logins for victim from 10.0.0.9 on mariadb-prod within 5 min"
+BRUTE_FORCE_4 = "Brute force: 4 failed logins for victim from 10.0.0.9 on mariadb-prod in 3 s"
+BRUTE_FORCE_5 = "Brute force: 5 failed logins for victim from 10.0.0.9 on mariadb-prod in 4 s"
 FAILED_LOGIN = "Failed login for victim from 10.0.0.9 on mariadb-prod (1045)"
 
 

@@ -103,12 +103,16 @@ def statement_alert(alert_id: str, statement: str) -> OutgoingAlert:
     return OutgoingAlert(alert_id, Alert(finding, 1, event.time, event.time))
 
 
-def attributes(rule: str, severity: str, cluster: str) -> dict[str, dict[str, str]]:
+def attributes(
+    rule: str, severity: str, cluster: str, count: int = 1, kind: str = "alert"
+) -> dict[str, dict[str, str]]:
     """Message attributes as the SNS envelope shows them."""
     return {
         "rule": {"Type": "String", "Value": rule},
         "severity": {"Type": "String", "Value": severity},
         "cluster": {"Type": "String", "Value": cluster},
+        "kind": {"Type": "String", "Value": kind},
+        "count": {"Type": "Number", "Value": str(count)},
     }
 
 
@@ -128,7 +132,7 @@ def errors(results: list[DeliveryResult]) -> list[tuple[str, str, bool] | None]:
 def test_twelve_alerts_go_out_in_two_batches_with_subject_body_and_attributes(topic: Topic) -> None:
     """GIVEN 12 alerts  WHEN sent
     THEN two PublishBatch calls (10 + 2) deliver them all, and each SNS envelope carries the rendered
-    subject, body and the rule/severity/cluster attributes."""
+    subject, body and the rule/severity/cluster/kind/count attributes."""
     alerts = [outgoing(number) for number in range(12)]
 
     results = SnsNotifier(topic.arn, topic.sns).send(alerts)
@@ -145,7 +149,9 @@ def test_twelve_alerts_go_out_in_two_batches_with_subject_body_and_attributes(to
         assert envelope["TopicArn"] == topic.arn
         assert envelope["Message"] == rendered.body
         assert f"Alert id: failed-login-{number:04d}\n" in envelope["Message"]
-        assert envelope["MessageAttributes"] == attributes("failed-login", "medium", f"prod-{number % 3}")
+        assert envelope["MessageAttributes"] == attributes(
+            "failed-login", "medium", f"prod-{number % 3}", count=alert.count
+        )
 
 
 @pytest.mark.parametrize(
@@ -168,7 +174,9 @@ def test_cluster_attribute_is_never_empty_and_never_carries_controls(
 
     assert results == [DeliveryResult(alert.alert_id, "email")]
     [envelope] = topic.received(1)
-    assert envelope["MessageAttributes"] == attributes("failed-login", "medium", expected_cluster)
+    assert envelope["MessageAttributes"] == attributes(
+        "failed-login", "medium", expected_cluster, count=alert.count
+    )
     assert "\n" not in envelope["Subject"]
     assert "User:        app Severity: LOW\n" in envelope["Message"]
 

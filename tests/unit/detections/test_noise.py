@@ -68,7 +68,10 @@ def test_a_statement_alert_lists_every_object_its_findings_named() -> None:
         ("orders", "items"),
         3,
     )
-    assert alert.object_firsts() == {"orders": (event.time, 2), "items": (event.time, 1)}
+    assert alert.object_spans() == {
+        "orders": (event.time, event.time, 2),
+        "items": (event.time, event.time, 1),
+    }
     assert alert.statements() == ((), 0)  # the findings carry no statement text
 
 

@@ -1,71 +1,184 @@
-"""In-memory state store: sliding windows, idempotent members, pruning."""
+"""Rule windows: the per-batch view over the in-memory store (buckets, units, retries, spray cap)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from detections.state import InMemoryStateStore
+from detections.state import (
+    BUCKET,
+    DISTINCT_KEPT,
+    Contributions,
+    InMemoryStateStore,
+    StateView,
+    Tally,
+    bucket_of,
+)
 from tests.factories import T0
 
 WINDOW = timedelta(minutes=5)
 
 
-def test_counts_distinct_members_inside_the_window() -> None:
-    # GIVEN three occurrences, one of them 6 minutes before the others
+def at(seconds: float) -> datetime:
+    """T0 + seconds."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def view(store: InMemoryStateStore, *units: str) -> StateView:
+    """A batch view over `store` whose units are `units` (the first is current)."""
+    return StateView(store, horizon=WINDOW, units=frozenset(units or ("u1",)))
+
+
+@dataclass
+class CountingStore(InMemoryStateStore):
+    """The in-memory store, counting its loads and saves (what a DynamoDB store would call)."""
+
+    loads: list[str] = field(default_factory=list)
+    saves: list[str] = field(default_factory=list)
+
+    def load(self, key: str, since: datetime, exclude: frozenset[str]) -> dict[datetime, Tally]:
+        """Count, then load."""
+        self.loads.append(key)
+        return super().load(key, since, exclude)
+
+    def save(self, key: str, contributions: Contributions, keep: timedelta) -> None:
+        """Count, then save."""
+        self.saves.append(key)
+        super().save(key, contributions, keep)
+
+
+def test_a_batch_reads_and_writes_each_key_once_however_many_events() -> None:
+    # GIVEN a store and one batch of 10,000 occurrences on one key and 3 on another
+    store = CountingStore()
+    batch = view(store)
+    counts = [batch.add("k", f"e{i}", at(i / 1000), WINDOW) for i in range(10_000)]
+    batch.add("other", "x", at(0), WINDOW)
+    # WHEN the batch is committed
+    batch.commit()
+    # THEN each key was read once and written once, and the counts were exact
+    assert counts[-1] == 10_000
+    assert (sorted(store.loads), sorted(store.saves)) == (["k", "other"], ["k", "other"])
+
+
+def test_windows_span_batches_and_slide_by_bucket() -> None:
+    # GIVEN 3 occurrences committed by one batch at 0, 30 and 60 s
     store = InMemoryStateStore()
-    store.record("k", "a", T0, WINDOW)
-    store.record("k", "b", T0 + timedelta(minutes=6), WINDOW)
-    # WHEN a third arrives a minute later
-    count = store.record("k", "c", T0 + timedelta(minutes=7), WINDOW)
-    # THEN only the two inside (t-5min, t] count
-    assert count == 2
+    first = view(store, "p1")
+    for i, seconds in enumerate((0, 30, 60)):
+        first.add("k", f"e{i}", at(seconds), WINDOW)
+    first.commit()
+    # WHEN a later batch adds one at 60 s and one at 320 s
+    second = view(store, "p2")
+    # THEN it counts the earlier ones while they are in the window (buckets of 10 s)
+    assert second.add("k", "e3", at(60), WINDOW) == 4
+    assert second.add("k", "e4", at(320), WINDOW) == 4  # 0 s has left (its bucket precedes 20 s)
 
 
-def test_recording_the_same_member_twice_counts_once() -> None:
-    # GIVEN a re-delivered event (same identity)
+def test_the_same_occurrence_twice_in_a_batch_counts_once() -> None:
+    # GIVEN brute-force and login-after-failures both recording one failure
+    batch = view(InMemoryStateStore())
+    # WHEN the same occurrence is added twice
+    batch.add("k", "event-1", at(0), WINDOW)
+    # THEN it is counted once
+    assert batch.add("k", "event-1", at(0), WINDOW) == 1
+
+
+def test_a_retried_batch_sees_the_same_prior_state_and_adds_nothing() -> None:
+    # GIVEN an earlier payload with 3 failures and a payload p2 with 4 that was committed once
     store = InMemoryStateStore()
-    store.record("k", "event-1", T0, WINDOW)
-    # WHEN it is recorded again
-    count = store.record("k", "event-1", T0, WINDOW)
-    # THEN it is not counted twice
-    assert count == 1
+    earlier = view(store, "p1")
+    for i in range(3):
+        earlier.add("k", f"a{i}", at(i), WINDOW)
+    earlier.commit()
+    first_attempt = view(store, "p2")
+    first_counts = [first_attempt.add("k", f"b{i}", at(10 + i), WINDOW) for i in range(4)]
+    first_attempt.commit()
+    # WHEN p2 is retried
+    retry = view(store, "p2")
+    retry_counts = [retry.add("k", f"b{i}", at(10 + i), WINDOW) for i in range(4)]
+    retry.commit()
+    # THEN it counts exactly as the first attempt, and the store holds 7, not 11
+    assert retry_counts == first_counts == [4, 5, 6, 7]
+    assert view(store, "p3").count("k", at(20), WINDOW) == 7
 
 
-def test_out_of_order_occurrences_are_counted_by_their_own_time() -> None:
-    # GIVEN an occurrence that arrives late but happened earlier
+def test_two_containers_on_one_key_lose_no_count() -> None:
+    # GIVEN two containers that read the same (empty) state concurrently
+    shared: dict[str, dict[datetime, dict[str, Tally]]] = {}
+    container_a = view(InMemoryStateStore(shared), "pa")
+    container_b = view(InMemoryStateStore(shared), "pb")
+    for i in range(5):
+        container_a.add("k", f"a{i}", at(i), WINDOW)
+        container_b.add("k", f"b{i}", at(i), WINDOW)
+    # WHEN both commit
+    container_a.commit()
+    container_b.commit()
+    # THEN the key holds both batches
+    assert view(InMemoryStateStore(shared), "pc").count("k", at(5), WINDOW) == 10
+
+
+def test_the_first_occurrence_in_the_window_gives_the_span() -> None:
+    # GIVEN failures at 3 s and 43 s
+    batch = view(InMemoryStateStore())
+    batch.add("k", "e1", at(3), WINDOW)
+    batch.add("k", "e2", at(43), WINDOW)
+    # WHEN asking when the window's first occurrence happened
+    # THEN it is the exact time of the first (40 s span), and never before the window's start
+    assert batch.first("k", at(43), WINDOW) == at(3)
+    assert batch.first("k", at(305), WINDOW) == at(305) - WINDOW  # bucket 0 s is still in it
+    assert batch.first("empty", at(43), WINDOW) == at(43)
+
+
+def test_distinct_members_count_once_and_follow_their_latest_time() -> None:
+    # GIVEN alice failing at 0 s and again at 400 s, bob at 10 s
+    batch = view(InMemoryStateStore())
+    batch.add_distinct("spray", "alice", at(0), WINDOW)
+    assert batch.add_distinct("spray", "bob", at(10), WINDOW) == 2
+    assert batch.add_distinct("spray", "alice", at(20), WINDOW) == 2
+    # WHEN alice fails again after bob left the window
+    # THEN only alice is in it
+    assert batch.add_distinct("spray", "alice", at(400), WINDOW) == 1
+
+
+def test_distinct_members_stop_at_the_cap() -> None:
+    # GIVEN a spray over more users than are kept
+    batch = view(InMemoryStateStore())
+    counts = [batch.add_distinct("spray", f"user{i}", at(1), WINDOW) for i in range(DISTINCT_KEPT + 50)]
+    # WHEN counting THEN the count is exact up to the cap and stays there
+    assert counts[DISTINCT_KEPT - 1] == DISTINCT_KEPT
+    assert counts[-1] == DISTINCT_KEPT
+
+
+def test_an_earlier_time_than_read_reads_the_key_again() -> None:
+    # GIVEN a stored occurrence at 0 s, and a batch that first touches the key at 400 s
     store = InMemoryStateStore()
-    store.record("k", "late", T0 + timedelta(minutes=4), WINDOW)
-    store.record("k", "early", T0, WINDOW)
-    # WHEN counting at the late time and at a time past the early one's window
-    # THEN the window is about event time, not arrival order
-    assert store.count("k", T0 + timedelta(minutes=4), WINDOW) == 2
-    assert store.count("k", T0 + timedelta(minutes=5, seconds=1), WINDOW) == 1
+    earlier = view(store, "p1")
+    earlier.add("k", "e0", at(0), WINDOW)
+    earlier.commit()
+    batch = view(store, "p2")
+    assert batch.add("k", "e1", at(400), WINDOW) == 1
+    # WHEN an out-of-order occurrence at 100 s arrives
+    # THEN the stored one at 0 s is read and counted, and the batch's own is kept
+    assert batch.add("k", "e2", at(100), WINDOW) == 2
+    assert batch.count("k", at(400), WINDOW) == 2
 
 
-def test_keys_do_not_share_members() -> None:
-    # GIVEN two keys
-    store = InMemoryStateStore()
-    store.record("a", "m", T0, WINDOW)
-    # WHEN counting the other key
-    # THEN it is empty
-    assert store.count("b", T0, WINDOW) == 0
-
-
-def test_old_occurrences_are_pruned() -> None:
-    # GIVEN a store that prunes every 2 operations with a 1 hour retention
-    store = InMemoryStateStore(prune_every=2)
-    store.record("old", "m", T0, WINDOW)
-    # WHEN time moves on two hours
-    store.record("new", "m", T0 + timedelta(hours=2), WINDOW)
+def test_old_buckets_are_pruned() -> None:
+    # GIVEN a store that prunes on every save with a 1 hour retention
+    store = InMemoryStateStore(prune_every=1)
+    old = view(store, "p1")
+    old.add("old", "e", at(0), WINDOW)
+    old.commit()
+    # WHEN a batch two hours later is saved
+    new = view(store, "p2")
+    new.add("new", "e", at(7200), WINDOW)
+    new.commit()
     # THEN the old key is gone
     assert list(store.keys()) == ["new"]
 
 
-def test_a_member_seen_again_counts_from_its_latest_time() -> None:
-    # GIVEN a user who failed 10 minutes ago (password-spray records users as members)
-    store = InMemoryStateStore()
-    store.record("spray", "alice", T0, WINDOW)
-    # WHEN alice fails again now
-    count = store.record("spray", "alice", T0 + timedelta(minutes=10), WINDOW)
-    # THEN she counts in the current window
-    assert count == 1
+def test_buckets_are_aligned_to_the_epoch() -> None:
+    # GIVEN a time inside a bucket WHEN asking for its bucket THEN it starts on a 10 s boundary
+    start = bucket_of(at(17))
+    assert start <= at(17) < start + BUCKET
+    assert start.timestamp() % 10 == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,21 +46,41 @@ class Decision:
     fold_id: str = ""
 
 
-OPEN_AT_0 = SuppressionWindow(owner="a1", opened_at=at(0), fold_ids=("a1",))
+CLOSES = at(300)
+OPEN_AT_0 = SuppressionWindow(owner="a1", opened_at=at(0), fold_ids=("a1",), closes_at=CLOSES)
 FOLDED_TWICE = SuppressionWindow(
-    owner="a1", opened_at=at(0), folded=4, folded_since=at(30), fold_ids=("a1", "f1", "f2")
+    owner="a1",
+    opened_at=at(0),
+    folded=4,
+    folded_since=at(30),
+    fold_ids=("a1", "f1", "f2"),
+    closes_at=CLOSES,
+    folded_until=at(40),
 )
 
 DECISIONS = {
     "nothing stored: open and send": Decision(
-        None, "a1", 0, send(), SuppressionWindow(owner="a1", opened_at=at(0), fold_ids=("a1",)), fold_id="a1"
+        None,
+        "a1",
+        0,
+        send(),
+        SuppressionWindow(owner="a1", opened_at=at(0), fold_ids=("a1",), closes_at=CLOSES),
+        fold_id="a1",
     ),
     "inside the window: fold the matches": Decision(
         OPEN_AT_0,
         "a2",
         60,
         FOLDED,
-        SuppressionWindow(owner="a1", opened_at=at(0), folded=3, folded_since=at(60), fold_ids=("a1", "f9")),
+        SuppressionWindow(
+            owner="a1",
+            opened_at=at(0),
+            folded=3,
+            folded_since=at(60),
+            fold_ids=("a1", "f9"),
+            closes_at=CLOSES,
+            folded_until=at(60),
+        ),
         matches=3,
         fold_id="f9",
     ),
@@ -69,7 +90,13 @@ DECISIONS = {
         10,
         FOLDED,
         SuppressionWindow(
-            owner="a1", opened_at=at(0), folded=5, folded_since=at(10), fold_ids=("a1", "f1", "f2", "f3")
+            owner="a1",
+            opened_at=at(0),
+            folded=5,
+            folded_since=at(10),
+            fold_ids=("a1", "f1", "f2", "f3"),
+            closes_at=CLOSES,
+            folded_until=at(40),
         ),
         fold_id="f3",
     ),
@@ -95,7 +122,13 @@ DECISIONS = {
         300 - 1e-6,
         FOLDED,
         SuppressionWindow(
-            owner="a1", opened_at=at(0), folded=1, folded_since=at(300 - 1e-6), fold_ids=("a1", "a2")
+            owner="a1",
+            opened_at=at(0),
+            folded=1,
+            folded_since=at(300 - 1e-6),
+            fold_ids=("a1", "a2"),
+            closes_at=CLOSES,
+            folded_until=at(300 - 1e-6),
         ),
         fold_id="a2",
     ),
@@ -110,6 +143,17 @@ DECISIONS = {
             reported_folded=4,
             reported_since=at(30),
             fold_ids=("a1", "f1", "f2", "b1"),
+            closes_at=at(600),
+        ),
+        fold_id="b1",
+    ),
+    "at the window's end after a digest took the folds: open a new one reporting none": Decision(
+        dataclasses.replace(FOLDED_TWICE, digested=4),
+        "b1",
+        300,
+        send(),
+        SuppressionWindow(
+            owner="b1", opened_at=at(300), fold_ids=("a1", "f1", "f2", "b1"), closes_at=at(600)
         ),
         fold_id="b1",
     ),
@@ -196,3 +240,53 @@ def test_the_ledger_remembers_channels_and_keeps_the_first_time() -> None:
     assert ledger.delivered_channels("alert-1") == frozenset({"email", "slack"})
     assert ledger.deliveries["alert-1"]["email"] == at(0)
     assert ledger.delivered_channels("alert-2") == frozenset()
+
+
+def test_a_closed_window_hands_its_folds_to_one_digest_and_the_next_alert_reports_none() -> None:
+    # GIVEN a window opened at 0 s with 5 matches folded at 20-31 s
+    store = InMemorySuppressionStore()
+    store.admit("k", "a0", at(0), WINDOW, 20, "a0")
+    store.admit("k", "a1", at(20), WINDOW, 5, "a1", last=at(31))
+    # WHEN the digest runs before the window closed, after it, and again
+    early = store.due_digests(at(299))
+    (digest,) = store.due_digests(at(301))
+    again = store.due_digests(at(302))
+    store.finish_digest(digest)
+    after = store.due_digests(at(303))
+    nxt = store.admit("k", "b0", at(400), WINDOW, 1, "b0")
+    # THEN nothing is due early; one digest of 5 spans 20-31 s and is handed out again until finished;
+    assert early == []
+    assert (digest.count, digest.since, digest.until) == (5, at(20), at(31))
+    assert again == [digest]
+    assert after == []
+    # AND the next alert does not report the 5 again
+    assert nxt == send()
+
+
+def test_late_folds_after_a_digest_get_their_own_digest() -> None:
+    # GIVEN a digest of 2 folds already delivered
+    store = InMemorySuppressionStore()
+    store.admit("k", "a0", at(0), WINDOW, 1, "a0")
+    store.admit("k", "a1", at(10), WINDOW, 2, "a1")
+    (first,) = store.due_digests(at(300))
+    store.finish_digest(first)
+    # WHEN a late batch folds 3 more into the closed window (its events are inside it)
+    store.admit("k", "a2", at(200), WINDOW, 3, "a2")
+    (second,) = store.due_digests(at(400))
+    # THEN the second digest has its own id and reports only the 3
+    assert second.count == 3
+    assert second.digest_id != first.digest_id
+
+
+def test_a_new_window_reports_the_folds_no_digest_took_and_keeps_a_digest_in_flight() -> None:
+    # GIVEN a digest in flight for 2 folds, and 3 more folded after it was handed out
+    store = InMemorySuppressionStore()
+    store.admit("k", "a0", at(0), WINDOW, 1, "a0")
+    store.admit("k", "a1", at(10), WINDOW, 2, "a1")
+    (pending,) = store.due_digests(at(300))
+    store.admit("k", "a2", at(250), WINDOW, 3, "a2")
+    # WHEN the next alert opens a new window
+    admission = store.admit("k", "b0", at(310), WINDOW, 1, "b0")
+    # THEN it reports the 3, and the digest of 2 is still handed out until finished
+    assert admission == send(3, 250)
+    assert store.due_digests(at(320)) == [pending]

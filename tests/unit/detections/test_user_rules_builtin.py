@@ -32,7 +32,7 @@ def test_tuned_threshold_changes_when_brute_force_fires() -> None:
     brute = rule_by_id("brute-force", rules)
     findings = findings_of([brute], [failed_login(i * 50) for i in range(10)])
     assert [f.title for f in findings] == [
-        "Brute force: 10 failed logins for app from 10.0.0.5 on prod within 10 min"
+        "Brute force: 10 failed logins for app from 10.0.0.5 on prod in 7 min 30 s"
     ]
     assert findings[0].severity is Severity.CRITICAL
 

@@ -2,50 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
-from detections import dynamodb_state
 from infra.state_table import (
     BILLING_MODE,
+    DUE_ATTRIBUTE,
+    DUE_INDEX,
+    DUE_PARTITION,
     PARTITION_KEY,
     SORT_KEY,
-    TIME_ATTRIBUTE,
-    TIME_INDEX,
     TTL_ATTRIBUTE,
     create_table_kwargs,
     describe_schema,
     time_to_live_kwargs,
 )
+from stores import dynamodb_common
 
 
 def test_create_table_kwargs_spell_out_the_whole_table() -> None:
     # GIVEN a table name
     # WHEN building the CreateTable arguments
     kwargs = create_table_kwargs("audit-alerts-state")
-    # THEN keys, the time index and on-demand billing are exactly these
+    # THEN keys, the sparse digest index and on-demand billing are exactly these
     assert kwargs == {
         "TableName": "audit-alerts-state",
         "AttributeDefinitions": [
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "t", "AttributeType": "N"},
+            {"AttributeName": "due_shard", "AttributeType": "S"},
+            {"AttributeName": "due_at", "AttributeType": "N"},
         ],
         "KeySchema": [
             {"AttributeName": "pk", "KeyType": "HASH"},
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
-        "LocalSecondaryIndexes": [
+        "GlobalSecondaryIndexes": [
             {
-                "IndexName": "by_time",
+                "IndexName": "by_due",
                 "KeySchema": [
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "t", "KeyType": "RANGE"},
+                    {"AttributeName": "due_shard", "KeyType": "HASH"},
+                    {"AttributeName": "due_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["group_key"]},
             }
         ],
         "BillingMode": "PAY_PER_REQUEST",
@@ -68,7 +71,7 @@ def test_each_call_returns_fresh_lists() -> None:
     first["AttributeDefinitions"].append({"AttributeName": "x", "AttributeType": "S"})  # type: ignore[attr-defined]
     # WHEN building them again
     # THEN the change did not leak into the definition
-    assert len(create_table_kwargs("a")["AttributeDefinitions"]) == 3
+    assert len(create_table_kwargs("a")["AttributeDefinitions"]) == 4
 
 
 @pytest.mark.parametrize(
@@ -90,12 +93,13 @@ def test_the_schema_and_the_adapters_share_one_set_of_names() -> None:
     # GIVEN the names the DynamoDB adapters read and write
     # WHEN comparing them with the schema's
     # THEN they are the very same definitions
-    assert (PARTITION_KEY, SORT_KEY, TIME_ATTRIBUTE, TIME_INDEX, TTL_ATTRIBUTE) == (
-        dynamodb_state.PARTITION_KEY,
-        dynamodb_state.SORT_KEY,
-        dynamodb_state.TIME_ATTRIBUTE,
-        dynamodb_state.TIME_INDEX,
-        dynamodb_state.TTL_ATTRIBUTE,
+    assert (PARTITION_KEY, SORT_KEY, DUE_PARTITION, DUE_ATTRIBUTE, DUE_INDEX, TTL_ATTRIBUTE) == (
+        dynamodb_common.PARTITION_KEY,
+        dynamodb_common.SORT_KEY,
+        dynamodb_common.DUE_PARTITION,
+        dynamodb_common.DUE_ATTRIBUTE,
+        dynamodb_common.DUE_INDEX,
+        dynamodb_common.TTL_ATTRIBUTE,
     )
     assert BILLING_MODE == "PAY_PER_REQUEST"
 
@@ -106,12 +110,13 @@ def test_the_schema_and_the_adapters_share_one_set_of_names() -> None:
         "billing `PAY_PER_REQUEST`",
         "TTL on `expires_at` (epoch seconds)",
         "`pk` (S, partition), `sk` (S, sort)",
-        "`by_time`: `pk` + `t` (N), keys only",
-        "`pk` = `win#<state key>`, `sk` = `<member>`",
+        "`by_due`: `due_shard` (S, always `due`) + `due_at` (N, epoch µs)",
+        "`pk` = `win#<state key>`,\n  `sk` = `b#<bucket start, epoch seconds, 12 digits>`",
+        "(10-second\n  buckets)",
         "`pk` = `sup#<group key>`,\n  `sk` = `window`",
-        "`fold_ids` (the last 100, a list)",
+        "`fold_ids` (the last\n  100, a list)",
         "`pk` = `dlv#<alert id>`, `sk` = `<channel>`",
-        "occurrences expire window + 24 h after the event",
+        "buckets expire the longest window + 24 h after the bucket",
         "delivery records 7 days after delivery",
     ],
 )
@@ -120,3 +125,9 @@ def test_the_described_schema_names_every_item_kind(fragment: str) -> None:
     # WHEN reading it
     # THEN it states each fact
     assert fragment in describe_schema()
+
+
+def test_the_readme_shows_the_schema_as_the_code_describes_it() -> None:
+    # GIVEN the README WHEN reading its state-table section THEN it holds describe_schema() verbatim
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    assert describe_schema() in readme

@@ -12,12 +12,12 @@ from cfnlint.api import ManualArgs, lint_file
 from cfnlint.data import AdditionalSpecs
 from cfnlint.helpers import load_resource
 
-import detections.dynamodb_state
 import handlers.settings
 import notifiers.sns
-from detections.dynamodb_state import TIME_INDEX
+import stores.dynamodb_state
+import stores.dynamodb_suppression
 from detections.severity import Severity
-from infra.state_table import create_table_kwargs, time_to_live_kwargs
+from infra.state_table import DUE_INDEX, create_table_kwargs, time_to_live_kwargs
 from infra.template_model import (
     TEMPLATE_PATH,
     TemplateError,
@@ -91,6 +91,7 @@ def test_state_table_is_exactly_the_code_schema() -> None:
     ("logical_id", "handler", "condition", "extra_env"),
     [
         ("CloudWatchLogsFunction", "handlers.cloudwatch_logs.lambda_handler", None, set()),
+        ("DigestFunction", "handlers.digest.lambda_handler", None, set()),
         ("LogsKinesisFunction", "handlers.cloudwatch_logs.kinesis_handler", "HasLogsKinesisStream", set()),
         (
             "ActivityStreamFunction",
@@ -174,32 +175,54 @@ def test_every_action_exists_in_iam() -> None:
     assert unknown == set()
 
 
-def _granted(action_prefix: str) -> dict[str, Any]:
-    """Action → the resources granted to it, over the shared pipeline policy."""
+def _granted(action_prefix: str, policy_owner: str = "PipelinePolicy") -> dict[str, Any]:
+    """Action → the resources granted to it, over one policy owner (the shared pipeline policy)."""
     granted: dict[str, list[Any]] = {}
     for owner, statement in iam_statements(TEMPLATE):
         for action in _as_list(statement["Action"]):
-            if owner == "PipelinePolicy" and action.startswith(action_prefix):
+            if owner == policy_owner and action.startswith(action_prefix):
                 granted.setdefault(action, []).extend(_as_list(statement["Resource"]))
     return granted
 
 
-def test_state_table_permissions_are_the_calls_the_store_makes() -> None:
-    # GIVEN the DynamoDB operations detections/dynamodb_state.py calls (update_item → UpdateItem …)
-    source = Path(detections.dynamodb_state.__file__).read_text(encoding="utf-8")
+def _dynamodb_calls(*modules: Any) -> set[str]:
+    """The DynamoDB actions the adapters in `modules` call (update_item → dynamodb:UpdateItem …)."""
+    source = "".join(Path(module.__file__).read_text(encoding="utf-8") for module in modules)
     calls = set(re.findall(r"self\._client\.(\w+)\(", source))
-    called = {"dynamodb:" + "".join(part.title() for part in name.split("_")) for name in calls}
+    return {"dynamodb:" + "".join(part.title() for part in name.split("_")) for name in calls}
+
+
+def test_state_table_permissions_are_the_calls_the_store_makes() -> None:
+    # GIVEN the DynamoDB operations the stores/ adapters call
+    called = _dynamodb_calls(stores.dynamodb_state, stores.dynamodb_suppression)
     granted = _granted("dynamodb:")
-    # THEN exactly those are granted, on the table, and Query also on the by_time index
+    # THEN exactly those are granted to the pipeline, on the table only (its functions query no index)
     table = {"Fn::GetAtt": ["StateTable", "Arn"]}
-    index = {"Fn::Sub": f"${{StateTable.Arn}}/index/{TIME_INDEX}"}
     assert set(granted) == called
     assert granted == {
         "dynamodb:GetItem": [table],
         "dynamodb:PutItem": [table],
         "dynamodb:UpdateItem": [table],
+        "dynamodb:Query": [table],
+    }
+
+
+def test_the_digest_may_read_and_rewrite_windows_and_query_the_due_index_only() -> None:
+    # GIVEN the digest's own role and the calls of the suppression adapter it runs
+    called = _dynamodb_calls(stores.dynamodb_suppression)
+    granted = _granted("dynamodb:", "DigestFunctionRole")
+    # THEN it gets those calls minus UpdateItem (rule windows are not its business), Query also on by_due
+    table = {"Fn::GetAtt": ["StateTable", "Arn"]}
+    index = {"Fn::Sub": f"${{StateTable.Arn}}/index/{DUE_INDEX}"}
+    assert set(granted) == called
+    assert granted == {
+        "dynamodb:GetItem": [table],
+        "dynamodb:PutItem": [table],
         "dynamodb:Query": [table, index],
     }
+    # AND it runs every five minutes on an EventBridge schedule
+    events = function_properties(TEMPLATE, "DigestFunction")["Events"]
+    assert [event["Properties"]["Schedule"] for event in events.values()] == ["rate(5 minutes)"]
 
 
 def test_alerts_are_published_to_the_topic_only() -> None:

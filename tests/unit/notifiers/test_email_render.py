@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from detections.rule import MEASURED
 from detections.severity import Severity
 from notifiers.email_render import RenderedEmail, render_body, render_email
 from notifiers.links import default_query, logs_insights_url
@@ -133,26 +134,26 @@ def test_suppressed_before_alert_says_how_many_more_since_when(
     THEN a line under Count says how many and since when (the time alone on the same UTC day)."""
     alert = make_alert(
         rule_id="brute-force",
-        title="Brute force: 25 failed logins for app from 10.0.0.5 on prod within 5 min",
+        title="Brute force: 25 failed logins for app from 10.0.0.5 on prod in 30 s",
         severity=Severity.HIGH,
-        count=25,
+        count=21,
         span=timedelta(seconds=30),
-        context=(("failures_in_window", "25"),),
+        context=((MEASURED, "25 failed logins in 30 s"), ("window", "5 min")),
         measured=True,
     )
 
     rendered = render_email(OutgoingAlert("bf-1", alert, suppressed_before, suppressed_since))
 
     assert (
-        rendered.subject == "[HIGH] Brute force: 25 failed logins for app from 10.0.0.5 on prod within 5 min"
-    )  # the rule measures its own count: no "×25 matches" beside "25 failed logins"
+        rendered.subject == "[HIGH] Brute force: 25 failed logins for app from 10.0.0.5 on prod in 30 s"
+    )  # the rule measures its own count: no "×21 matches" beside "25 failed logins"
     assert rendered.body.splitlines()[9:13] == [
-        "Count:       threshold met 25 times between 2024-05-01 10:00:00 and 2024-05-01 10:00:30 UTC",
+        "Count:       25 failed logins in 30 s (up to 2024-05-01 10:00:30 UTC)",
         expected_line,
         "Attempt:     failed (1045)",
         "Source:      mysql_audit",
     ]
-    assert rendered.body.splitlines()[-3:] == ["Failures in window: 25", "", "Alert id: bf-1"]
+    assert rendered.body.splitlines()[-3:] == ["Window:      5 min", "", "Alert id: bf-1"]
 
 
 def test_suppressed_before_widens_the_raw_events_link_to_the_folded_matches() -> None:

@@ -1,0 +1,1 @@
+"""DynamoDB adapters of the detection ports (state, suppression, delivery ledger) and the table schema."""

@@ -1,0 +1,89 @@
+"""The login threshold rules over whole batches: wording a person reads at 3 a.m., retries, the spray cap."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from detections.catalogue import builtin_rules
+from detections.engine import DetectionEngine, batch_order, longest_window
+from detections.rules._logins import duration
+from detections.state import DISTINCT_KEPT, InMemoryStateStore
+from parsers.event import Action, AuditEvent
+from tests.factories import make_event
+
+RULES = {rule.id: rule for rule in builtin_rules()}
+
+
+def failure(seconds: float, number: int, user: str = "bob") -> AuditEvent:
+    """A failed login for `user` from 127.0.0.66 on prod, with CloudWatch-style event id `number`."""
+    return make_event(
+        seconds,
+        action=Action.FAILED_CONNECT,
+        user=user,
+        client_host="127.0.0.66",
+        status="1045",
+        event_id=f"{number:056d}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(0.4, "under 1 s"), (40, "40 s"), (200, "3 min 20 s"), (300, "5 min")],
+)
+def test_spans_read_as_a_person_says_them(seconds: float, expected: str) -> None:
+    # GIVEN a span WHEN worded THEN whole seconds, minutes when long
+    assert duration(timedelta(seconds=seconds)) == expected
+
+
+def test_brute_force_says_how_many_failures_in_how_long() -> None:
+    # GIVEN 25 failures for bob over 40 s
+    engine = DetectionEngine([RULES["brute-force"]], InMemoryStateStore())
+    events = [failure(n * 40 / 24, n) for n in range(25)]
+    # WHEN detected
+    findings = list(engine.detect(events))
+    # THEN the last title states count and span, and the count line says the same
+    assert findings[-1].title == "Brute force: 25 failed logins for bob from 127.0.0.66 on prod in 40 s"
+    assert findings[-1].context == (("measured", "25 failed logins in 40 s"),)
+
+
+def test_a_retried_batch_with_one_second_timestamps_gives_the_same_findings() -> None:
+    # GIVEN 12 failures and a success within one second, handed over in a different order on the retry
+    store = InMemoryStateStore()
+    engine = DetectionEngine([RULES["brute-force"], RULES["login-after-failures"]], store)
+    events = [failure(0, n) for n in range(12)]
+    success = make_event(
+        0, action=Action.CONNECT, user="bob", client_host="127.0.0.66", event_id=f"{99:056d}"
+    )
+    batch = [*events, success]
+    shuffled = random.Random(7).sample(batch, len(batch))
+    # WHEN the same unit is evaluated twice, each time in batch order
+    first = [
+        f.title for f in engine.detect(sorted(batch, key=batch_order), lambda _e: "p1", frozenset({"p1"}))
+    ]
+    retry = [
+        f.title for f in engine.detect(sorted(shuffled, key=batch_order), lambda _e: "p1", frozenset({"p1"}))
+    ]
+    # THEN the retry finds exactly what the first attempt found
+    assert retry == first
+    assert first[-1] == "Logged in after 12 failed logins in under 1 s: bob from 127.0.0.66 on prod"
+
+
+def test_password_spray_counts_users_exactly_up_to_the_cap_then_says_at_least() -> None:
+    # GIVEN failed logins for more distinct users than are kept, from one host
+    engine = DetectionEngine([RULES["password-spray"]], InMemoryStateStore())
+    events = [failure(n / 100, n, user=f"user{n}") for n in range(DISTINCT_KEPT + 20)]
+    # WHEN detected
+    titles = [f.title for f in engine.detect(events)]
+    # THEN the count is exact up to the cap and reads "at least" from there on
+    assert titles[DISTINCT_KEPT - 5].startswith(f"Password spray: {DISTINCT_KEPT - 1} users failed to log in")
+    assert titles[-1] == (
+        f"Password spray: at least {DISTINCT_KEPT} users failed to log in from 127.0.0.66 on prod in 2 s"
+    )
+
+
+def test_the_longest_window_of_the_rules_is_the_read_horizon() -> None:
+    # GIVEN the built-in rules (5-minute windows) WHEN asking how far back a batch reads THEN 5 minutes
+    assert longest_window(builtin_rules()) == timedelta(minutes=5)
