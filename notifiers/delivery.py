@@ -111,7 +111,14 @@ class Delivery:
             return self._admit_objects(alert, identifier, report)
         key = alert.first.group_key
         admission = self.suppression.admit(
-            key, identifier, alert.first_seen, self.window, alert.count, identifier
+            key,
+            identifier,
+            alert.first_seen,
+            self.window,
+            alert.count,
+            identifier,
+            last=alert.last_seen,
+            about=describe(alert.first),
         )
         if not admission.send:
             report.suppressed += alert.count

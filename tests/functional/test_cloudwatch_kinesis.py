@@ -96,7 +96,7 @@ def test_payloads_through_kinesis_give_the_same_alerts_as_the_lambda_subscriptio
     ]
     headers = unique([message["blocks"][0]["text"]["text"] for message in world.slack_messages()])
     assert len(headers) == 13
-    assert "DROP TABLE appdb.t_upper by admin_user on mariadb-prod" in headers
+    assert "DROP TABLE appdb.t_upper by admin_user on mariadb-prod (+10 more)" in headers
     [summary] = logs.summaries()
     assert (summary["records"], summary["control_messages"]) == (2, 1)
     assert summary["alerts_sent"] == {"email": 11, "slack": 13}

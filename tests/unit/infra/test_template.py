@@ -232,12 +232,14 @@ def test_alerts_are_published_to_the_topic_only() -> None:
     assert _granted("sns:") == {"sns:Publish": [{"Ref": "AlertTopic"}]}
     topic = resource_properties(TEMPLATE, "AlertTopic")
     assert topic["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
-    # AND the topic's key may be used by the functions only through SNS
-    (through_sns,) = [s for _, s in iam_statements(TEMPLATE) if s.get("Sid") == "EncryptAlertsThroughSns"]
-    assert through_sns["Resource"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
-    assert through_sns["Condition"] == {
-        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
-    }
+    # AND the topic's key may be used by the functions (pipeline and digest) only through SNS
+    through_sns = [s for _, s in iam_statements(TEMPLATE) if s.get("Sid") == "EncryptAlertsThroughSns"]
+    assert len(through_sns) == 2
+    for statement in through_sns:
+        assert statement["Resource"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
+        assert statement["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
+        }
 
 
 def test_alarms_can_publish_to_the_encrypted_topic() -> None:
@@ -252,7 +254,9 @@ def test_alarms_can_publish_to_the_encrypted_topic() -> None:
     assert key["EnableKeyRotation"] is True
     # AND every alarm of the template notifies the alert topic
     alarms_of_template = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
-    assert len(alarms_of_template) == 13
+    assert (
+        len(alarms_of_template) == 15
+    )  # errors and throttles of 5 functions, 2 iterator ages, 2 queues, audit silence
     assert {str(a["Properties"]["AlarmActions"]) for a in alarms_of_template.values()} == {
         "[{'Ref': 'AlertTopic'}]"
     }

@@ -86,7 +86,7 @@ def test_the_expansion_passes_cfn_lint_and_holds_the_wiring(expanded: Path) -> N
     rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::Events::Rule"}
     assert rules["SubscriberFunctionNewLogGroup"]["EventPattern"]["detail"]["eventName"] == ["CreateLogGroup"]
     assert rules["SubscriberFunctionSchedule"]["ScheduleExpression"] == {"Ref": "SubscriberSchedule"}
-    assert sum(v["Type"] == "AWS::CloudWatch::Alarm" for v in resources.values()) == 13
+    assert sum(v["Type"] == "AWS::CloudWatch::Alarm" for v in resources.values()) == 15
     # AND exactly one permission lets CloudWatch Logs invoke a function (the resource policy stays small)
     from_logs = [v for v in resources.values() if v["Type"] == "AWS::Lambda::Permission"
                  and v["Properties"]["Principal"] == "logs.amazonaws.com"]  # fmt: skip
