@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -62,6 +63,32 @@ class SuppressionStore(Protocol):
         digest of what later folds into the window it opens.
         """
         ...
+
+    def admit_many(self, requests: Sequence[AdmitRequest]) -> list[Admission]:
+        """Admit several windows of distinct keys at once, in order (a store may batch its reads/writes)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitRequest:
+    """One admission asked of a suppression store, as `SuppressionStore.admit` takes it."""
+
+    group_key: str
+    alert_id: str
+    at: datetime
+    window: timedelta
+    matches: int
+    fold_id: str
+    last: datetime | None = None
+    about: str = ""
+
+
+def admit_each(store: SuppressionStore, requests: Sequence[AdmitRequest]) -> list[Admission]:
+    """The admissions of `requests`, one `admit` call each (stores without batched I/O use this)."""
+    return [
+        store.admit(r.group_key, r.alert_id, r.at, r.window, r.matches, r.fold_id, last=r.last, about=r.about)
+        for r in requests
+    ]
 
 
 class DigestSource(Protocol):
@@ -246,6 +273,10 @@ class InMemorySuppressionStore:
         if changed is not None:
             self.windows[group_key] = changed
         return admission
+
+    def admit_many(self, requests: Sequence[AdmitRequest]) -> list[Admission]:
+        """Admit each request in turn, exactly as `admit` does."""
+        return admit_each(self, requests)
 
     def due_digests(self, now: datetime) -> list[Digest]:
         """Hand out the digests of every window closed by `now` with unreported folds."""

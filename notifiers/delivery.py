@@ -14,7 +14,7 @@ from detections.digest import describe
 from detections.finding import Alert, Finding, event_identity
 from detections.noise import collapse
 from detections.state import StateStoreError
-from detections.suppression import DeliveryLedger, SuppressionStore
+from detections.suppression import AdmitRequest, DeliveryLedger, SuppressionStore
 from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
 
 logger = logging.getLogger(__name__)
@@ -135,19 +135,29 @@ class Delivery:
         fresh: set[str] = set()
         folded_before = 0
         folded_since: datetime | None = None
-        for name, (first_at, last_at, matches) in alert.object_spans().items():
+        spans = alert.object_spans()
+        first_naming: dict[str, Finding] = {}
+        for finding in alert.members:
+            for name in finding.objects:
+                first_naming.setdefault(name, finding)
+        requests = []
+        for name, (first_at, last_at, matches) in spans.items():
             object_id = object_alert_id(identifier, name)
-            naming = next(f for f in alert.members if name in f.objects)
-            admission = self.suppression.admit(
-                object_group_key(key, name),
-                object_id,
-                first_at,
-                self.window,
-                matches,
-                object_id,
-                last=last_at,
-                about=describe(dataclasses.replace(naming, objects=(name,))),
+            naming = first_naming[name]
+            requests.append(
+                AdmitRequest(
+                    object_group_key(key, name),
+                    object_id,
+                    first_at,
+                    self.window,
+                    matches,
+                    object_id,
+                    last=last_at,
+                    about=describe(dataclasses.replace(naming, objects=(name,))),
+                )
             )
+        # One batched call for every object: reads and writes grow per 100 objects, not per object.
+        for name, admission in zip(spans, self.suppression.admit_many(requests), strict=True):
             if not admission.send:
                 continue
             fresh.add(name)

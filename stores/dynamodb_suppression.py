@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from detections.state import StateStoreError
 from detections.suppression import (
     FOLD_IDS_KEPT,
     Admission,
+    AdmitRequest,
     Digest,
     SuppressionWindow,
+    admit_each,
     admit_into,
     finished,
     hand_out,
@@ -53,6 +56,9 @@ if TYPE_CHECKING:
     )
 
 MAX_ADMIT_ATTEMPTS: Final = 8
+BATCH_GET_ITEMS: Final = 100  # BatchGetItem: at most 100 keys a call
+UNPROCESSED_BACKOFF_SECONDS: Final = 0.05
+
 T = TypeVar("T")
 _FOLD_ID_BYTES: Final = 256  # fold ids live in a list on one item; keep it far below 400 KB
 
@@ -105,6 +111,68 @@ class DynamoDbSuppressionStore:
 
         return self._change(group_key, decide)
 
+    def admit_many(self, requests: Sequence[AdmitRequest]) -> list[Admission]:
+        """Admit windows of distinct keys, reading them together: one BatchGetItem per 100 windows.
+
+        Then one conditional write per window that changes (a new object, a fold); a write that loses a
+        race (another container wrote that window first) is decided again on what it wrote, like `admit`.
+
+        Writes stay one per window, conditioned on the version read: TransactWriteItems would batch them
+        too, but all-or-nothing, and moto (the tests' DynamoDB) copies the table per transacted item.
+        """
+        if len(requests) <= 1 or len({r.group_key for r in requests}) < len(requests):
+            return admit_each(self, requests)
+        keys = [_window_key(r.group_key) for r in requests]
+        stored = self._read_many(keys)
+        admissions: list[Admission] = []
+        for request, key in zip(requests, keys, strict=True):
+            current, version = stored.get(_partition_of(request.group_key), (None, 0))
+            owner = key_part(request.alert_id, _FOLD_ID_BYTES)
+            changed, admission = admit_into(
+                current,
+                alert_id=owner,
+                at=request.at,
+                window=request.window,
+                matches=request.matches,
+                fold_id=key_part(request.fold_id, _FOLD_ID_BYTES),
+                last=request.last,
+                about=request.about,
+            )
+            if changed is not None:
+                try:
+                    self._write(key, request.group_key, changed, version)
+                except ConditionNotMetError:
+                    (admission,) = admit_each(self, [request])  # decide again on the other container's write
+            admissions.append(admission)
+        return admissions
+
+    def _read_many(
+        self, keys: Sequence[dict[str, UniversalAttributeValueTypeDef]]
+    ) -> dict[str, tuple[SuppressionWindow | None, int]]:
+        """The stored windows of `keys` by partition key, strongly consistent, 100 keys a call."""
+        found: dict[str, tuple[SuppressionWindow | None, int]] = {}
+        for start in range(0, len(keys), BATCH_GET_ITEMS):
+            pending: list[Any] = list(keys[start : start + BATCH_GET_ITEMS])
+            for attempt in range(self._max_attempts):
+                with translated_errors(self._table_name, "BatchGetItem"):
+                    reply = self._client.batch_get_item(
+                        RequestItems={self._table_name: {"Keys": pending, "ConsistentRead": True}}
+                    )
+                for item in reply.get("Responses", {}).get(self._table_name, []):
+                    found[item[PARTITION_KEY]["S"]] = self._stored(item, "BatchGetItem")
+                unprocessed: dict[str, Any] = dict(reply.get("UnprocessedKeys", {}))
+                pending = list(unprocessed.get(self._table_name, {}).get("Keys", []))
+                if not pending:
+                    break
+                time.sleep(min(UNPROCESSED_BACKOFF_SECONDS * 2**attempt, 1.0))  # throttled: back off
+            if pending:
+                raise StateStoreError(
+                    f"DynamoDB BatchGetItem on table {self._table_name!r} left keys unprocessed for "
+                    f"{self._max_attempts} attempts",
+                    retryable=True,
+                )
+        return found
+
     def due_digests(self, now: datetime) -> list[Digest]:
         """Windows the sparse `by_due` index lists as due by `now`, each handed a digest (no table scan)."""
         digests = []
@@ -154,10 +222,7 @@ class DynamoDbSuppressionStore:
         self, group_key: str, decide: Callable[[SuppressionWindow | None], tuple[SuppressionWindow | None, T]]
     ) -> T:
         """Read the window, decide, and write the change only if the item is still the version read."""
-        key: dict[str, UniversalAttributeValueTypeDef] = {
-            PARTITION_KEY: string(key_part(f"{SUPPRESSION_PREFIX}{group_key}", PARTITION_KEY_BYTES)),
-            SORT_KEY: string(SUPPRESSION_SORT_KEY),
-        }
+        key = _window_key(group_key)
         for _attempt in range(self._max_attempts):
             current, version = self._read(key)
             changed, outcome = decide(current)
@@ -178,13 +243,17 @@ class DynamoDbSuppressionStore:
         """The stored window and its version (0 when there is none)."""
         with translated_errors(self._table_name, "GetItem"):
             item = self._client.get_item(TableName=self._table_name, Key=key, ConsistentRead=True).get("Item")
+        return self._stored(item, "GetItem")
+
+    def _stored(self, item: dict[str, Any] | None, operation: str) -> tuple[SuppressionWindow | None, int]:
+        """The window an item read by `operation` holds, and its version (None, 0 when there is none)."""
         if item is None:
             return None, 0
         try:
             return _window_from_item(item), int(item["version"]["N"])
         except (KeyError, ValueError, TypeError) as exc:
             raise StateStoreError(
-                f"DynamoDB GetItem on table {self._table_name!r} returned a malformed suppression item",
+                f"DynamoDB {operation} on table {self._table_name!r} returned a malformed suppression item",
                 retryable=False,
             ) from exc
 
@@ -196,6 +265,17 @@ class DynamoDbSuppressionStore:
         version: int,
     ) -> None:
         """Store the window as version + 1, only if the item still is at `version` (absent when 0)."""
+        with translated_errors(self._table_name, "PutItem"):
+            self._client.put_item(**self._put_request(key, group_key, window_state, version))
+
+    def _put_request(
+        self,
+        key: dict[str, UniversalAttributeValueTypeDef],
+        group_key: str,
+        window_state: SuppressionWindow,
+        version: int,
+    ) -> PutItemInputTypeDef:
+        """The conditional Put that stores the window as version + 1 (for PutItem or a transaction)."""
         item = dict(key)
         item.update(_window_to_item(window_state))
         item["group_key"] = string(group_key)
@@ -214,8 +294,17 @@ class DynamoDbSuppressionStore:
             request["ConditionExpression"] = "#version = :version"
             request["ExpressionAttributeNames"] = {"#version": "version"}
             request["ExpressionAttributeValues"] = {":version": number(version)}
-        with translated_errors(self._table_name, "PutItem"):
-            self._client.put_item(**request)
+        return request
+
+
+def _partition_of(group_key: str) -> str:
+    """The partition key value of one group key's suppression window."""
+    return key_part(f"{SUPPRESSION_PREFIX}{group_key}", PARTITION_KEY_BYTES)
+
+
+def _window_key(group_key: str) -> dict[str, UniversalAttributeValueTypeDef]:
+    """The table key of one group key's suppression window."""
+    return {PARTITION_KEY: string(_partition_of(group_key)), SORT_KEY: string(SUPPRESSION_SORT_KEY)}
 
 
 def _optional_time(item: dict[str, UniversalAttributeValueTypeDef], name: str, at: datetime | None) -> None:

@@ -170,6 +170,15 @@ def suppression_read_of(rule: str) -> Callable[[dict[str, Any]], bool]:
     return lambda params: params["Key"]["pk"]["S"].startswith(f"sup#{rule}|")
 
 
+def suppression_batch_read_of(rule: str) -> Callable[[dict[str, Any]], bool]:
+    """A BatchGetItem condition: it reads suppression windows of `rule` (an alert's object windows)."""
+    return lambda params: any(
+        key["pk"]["S"].startswith(f"sup#{rule}|")
+        for request in params["RequestItems"].values()
+        for key in request["Keys"]
+    )
+
+
 def test_dynamodb_throttling_one_suppression_window_holds_back_only_that_alert(
     world: AwsWorld, logs: CapturedLogs
 ) -> None:
@@ -177,12 +186,20 @@ def test_dynamodb_throttling_one_suppression_window_holds_back_only_that_alert(
     WHEN the real log is handled, then retried with DynamoDB healthy
     THEN every other alert goes out first, the invocation raises, and the retry sends only the two
     drop-table Slack messages (the drops, and the failed DROP TABLE t_does_not_exist on its own)."""
-    throttle = fail_calls(
-        get_runtime().dynamodb,
-        "GetItem",
-        client_error("ProvisionedThroughputExceededException"),
-        suppression_read_of("drop-table"),
-    )
+    throttles = [
+        fail_calls(
+            get_runtime().dynamodb,
+            "GetItem",
+            client_error("ProvisionedThroughputExceededException"),
+            suppression_read_of("drop-table"),
+        ),
+        fail_calls(
+            get_runtime().dynamodb,
+            "BatchGetItem",
+            client_error("ProvisionedThroughputExceededException"),
+            suppression_batch_read_of("drop-table"),
+        ),
+    ]
 
     with pytest.raises(RetryableDeliveryError, match=r"^2 alert deliveries failed and will be retried$"):
         invoke(real_event())
@@ -191,15 +208,20 @@ def test_dynamodb_throttling_one_suppression_window_holds_back_only_that_alert(
     assert len(world.slack_messages()) == SLACK_MESSAGES - 2
     warnings = [m for m in logs.messages(logging.WARNING) if "noise-control state unavailable" in m]
     assert len(warnings) == 2
+    # one alert names a single table (one GetItem), the other eleven (their windows read together)
+    assert sorted(warning.split("DynamoDB ")[1].split(" ")[0] for warning in warnings) == [
+        "BatchGetItem",
+        "GetItem",
+    ]
     assert all(
         warning.endswith(
-            "(retryable): noise-control state unavailable: DynamoDB GetItem on table 'audit-alerts-state' "
-            "failed: ProvisionedThroughputExceededException (HTTP 400)"
+            "on table 'audit-alerts-state' failed: ProvisionedThroughputExceededException (HTTP 400)"
         )
         for warning in warnings
     )
 
-    throttle.remove()
+    for throttle in throttles:
+        throttle.remove()
     result = invoke(real_event())
 
     assert result == {"status": "ok", "alerts_sent": 2}

@@ -200,6 +200,7 @@ def test_state_table_permissions_are_the_calls_the_store_makes() -> None:
     table = {"Fn::GetAtt": ["StateTable", "Arn"]}
     assert set(granted) == called
     assert granted == {
+        "dynamodb:BatchGetItem": [table],
         "dynamodb:GetItem": [table],
         "dynamodb:PutItem": [table],
         "dynamodb:UpdateItem": [table],
@@ -216,6 +217,7 @@ def test_the_digest_may_read_and_rewrite_windows_and_query_the_due_index_only() 
     index = {"Fn::Sub": f"${{StateTable.Arn}}/index/{DUE_INDEX}"}
     assert set(granted) == called
     assert granted == {
+        "dynamodb:BatchGetItem": [table],
         "dynamodb:GetItem": [table],
         "dynamodb:PutItem": [table],
         "dynamodb:Query": [table, index],
