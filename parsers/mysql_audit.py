@@ -133,6 +133,11 @@ def _closing_quote_tail(last_line: str, opening_quote_at: int) -> re.Match[str] 
     return _STATEMENT_TAIL.fullmatch(last_line, closing + 1)
 
 
+def statement_closes_on_line(rest: str) -> bool:
+    """Whether fields 9+ of one physical QUERY line (`'<escaped>',<retcode>[,,]`) end the statement there."""
+    return rest.startswith("'") and "\n" not in rest and _closing_quote_tail(rest, 0) is not None
+
+
 def _reaches_query_log_limit(escaped: str, query_log_limit: int) -> bool:
     """Whether the escaped text filled server_audit_query_log_limit (counted in bytes, like the plugin).
 

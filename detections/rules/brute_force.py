@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._logins import failures_key, is_failed_login, login_identity, where, who
 from detections.severity import Severity
 
@@ -37,5 +38,6 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("email", "slack"),
     evaluate=evaluate,
+    needs=RuleNeeds(),
     params=MappingProxyType({"threshold": 5, "window_minutes": 5}),
 )
