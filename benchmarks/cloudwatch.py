@@ -1,4 +1,4 @@
-"""CloudWatch Logs path: the direct-subscription handler against base64 + gunzip + json of the same payloads."""
+"""CloudWatch Logs path: the subscription handler vs base64 + gunzip + json of the same payloads."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 from collections.abc import Iterator
+from typing import Any
 
 # Read by the handlers' settings: no delivery channel, no state table, no user rules.
 HANDLER_ENV_CLEARED = (
@@ -40,3 +41,23 @@ def clear_handler_env() -> None:
         os.environ.pop(name, None)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AuroraAuditAlertsBench")
+
+
+def count_api_calls(event_name: str) -> list[int]:
+    """A one-cell counter of AWS API calls matching a botocore event (e.g. before-call.dynamodb)."""
+    import botocore.session  # noqa: PLC0415 - only benchmarks that talk to (moto) AWS need it
+
+    count = [0]
+
+    def counted(**_: object) -> None:
+        count[0] += 1
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register(event_name, counted)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    return count
