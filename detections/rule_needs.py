@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from detections.sql_statement import StatementKind
+from parsers.event import STATEMENT_ACTIONS, Action
 from parsers.prefilter import Prefilter
+
+LOGIN_ACTIONS = frozenset({Action.CONNECT, Action.FAILED_CONNECT})
 
 # Words the classifier needs for each kind (see detections/sql.py and detections/sql_accounts.py).
 KIND_KEYWORDS: dict[StatementKind, tuple[str, ...]] = {
@@ -32,9 +35,24 @@ KIND_KEYWORDS: dict[StatementKind, tuple[str, ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class RuleNeeds:
-    """The statement kinds a rule matches on; login rules need none (they read connection records)."""
+    """What a rule can match: the statement kinds it classifies and the actions of the events it reads.
+
+    The engine calls a rule only on observations whose event action is listed (a statement rule
+    reads only statement and TABLE records: only those are correlated into table evidence).
+    """
 
     statement_kinds: frozenset[StatementKind] = frozenset()
+    actions: frozenset[Action] = STATEMENT_ACTIONS
+
+    @classmethod
+    def statements(cls, *kinds: StatementKind) -> RuleNeeds:
+        """A statement rule matching these kinds."""
+        return cls(statement_kinds=frozenset(kinds))
+
+    @classmethod
+    def logins(cls) -> RuleNeeds:
+        """A login rule: it reads successful and failed connections only, never a statement."""
+        return cls(actions=LOGIN_ACTIONS)
 
 
 def statement_keywords(needs: Iterable[RuleNeeds | None]) -> tuple[str, ...] | None:

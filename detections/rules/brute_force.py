@@ -38,6 +38,6 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("email", "slack"),
     evaluate=evaluate,
-    needs=RuleNeeds(),
+    needs=RuleNeeds.logins(),
     params=MappingProxyType({"threshold": 5, "window_minutes": 5}),
 )

@@ -27,5 +27,5 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     channels=("slack", "email"),
     evaluate=evaluate,
-    needs=RuleNeeds(frozenset({StatementKind.DROP_DATABASE})),
+    needs=RuleNeeds.statements(StatementKind.DROP_DATABASE),
 )

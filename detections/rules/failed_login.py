@@ -28,5 +28,5 @@ RULE = Rule(
     severity=Severity.MEDIUM,
     channels=("email",),
     evaluate=evaluate,
-    needs=RuleNeeds(),
+    needs=RuleNeeds.logins(),
 )

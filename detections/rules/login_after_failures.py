@@ -45,6 +45,6 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     channels=("email", "slack"),
     evaluate=evaluate,
-    needs=RuleNeeds(),
+    needs=RuleNeeds.logins(),
     params=MappingProxyType({"threshold": 5, "window_minutes": 5}),
 )

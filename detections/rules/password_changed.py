@@ -33,5 +33,5 @@ RULE = Rule(
     severity=Severity.MEDIUM,
     channels=("slack",),
     evaluate=evaluate,
-    needs=RuleNeeds(frozenset({StatementKind.ALTER_USER, StatementKind.SET_PASSWORD})),
+    needs=RuleNeeds.statements(StatementKind.ALTER_USER, StatementKind.SET_PASSWORD),
 )

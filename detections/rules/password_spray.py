@@ -36,6 +36,6 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("email", "slack"),
     evaluate=evaluate,
-    needs=RuleNeeds(),
+    needs=RuleNeeds.logins(),
     params=MappingProxyType({"distinct_users": 4, "window_minutes": 5}),
 )

@@ -43,5 +43,5 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("slack",),
     evaluate=evaluate,
-    needs=RuleNeeds(frozenset({StatementKind.GRANT, StatementKind.ALTER_USER, StatementKind.CREATE_ROLE})),
+    needs=RuleNeeds.statements(StatementKind.GRANT, StatementKind.ALTER_USER, StatementKind.CREATE_ROLE),
 )

@@ -25,5 +25,5 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("slack",),
     evaluate=evaluate,
-    needs=RuleNeeds(frozenset({StatementKind.TRUNCATE})),
+    needs=RuleNeeds.statements(StatementKind.TRUNCATE),
 )

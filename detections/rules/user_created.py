@@ -29,5 +29,5 @@ RULE = Rule(
     severity=Severity.MEDIUM,
     channels=("slack",),
     evaluate=evaluate,
-    needs=RuleNeeds(frozenset({StatementKind.CREATE_USER, StatementKind.CREATE_ROLE})),
+    needs=RuleNeeds.statements(StatementKind.CREATE_USER, StatementKind.CREATE_ROLE),
 )
