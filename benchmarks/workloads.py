@@ -46,9 +46,10 @@ def _long_statement(n: int) -> str:
 def aurora_lines(count: int) -> list[str]:
     """`count` Aurora MySQL audit lines re-laid from the real MariaDB server_audit log.
 
-    Every real line keeps its user, host, ids, operation, database and object; the timestamp becomes
-    Aurora's epoch microseconds (one millisecond apart) and the server host an Aurora instance. Every
-    tenth line is a long multi-row INSERT (DML), as applications write them.
+    Every real line keeps its user, host, query id, operation, database and object; the timestamp
+    becomes Aurora's epoch microseconds (one millisecond apart), the server host an Aurora instance,
+    and each pass over the log gets new connection ids. Every tenth line is a long multi-row INSERT
+    (DML), as applications write them.
     """
     real = [line for line in MARIADB_LOG.read_text(encoding="utf-8").splitlines() if line]
     lines = []
@@ -58,8 +59,10 @@ def aurora_lines(count: int) -> list[str]:
             fields = ["bench-cluster-instance-1", "app", "10.0.3.17", "900", str(n), "QUERY", "shop"]
             lines.append(",".join([str(timestamp), *fields, _long_statement(n), "0"]))
             continue
-        _ts, _server, rest = real[n % len(real)].split(",", 2)
-        lines.append(f"{timestamp},bench-cluster-instance-1,{rest}")
+        _ts, _server, user, host, connection, rest = real[n % len(real)].split(",", 5)
+        # Each pass over the real log is new connections, as on a server that keeps running.
+        connection = str(int(connection) + 1000 * (n // len(real)))
+        lines.append(f"{timestamp},bench-cluster-instance-1,{user},{host},{connection},{rest}")
     return lines
 
 

@@ -71,5 +71,9 @@ def statement_keywords(needs: Iterable[RuleNeeds | None]) -> tuple[str, ...] | N
 
 def prefilter_for(needs: Iterable[RuleNeeds | None]) -> Prefilter | None:
     """A fresh pre-filter (its own counter) for rules with these needs; None when it cannot filter."""
-    keywords = statement_keywords(needs)
-    return None if keywords is None else Prefilter(keywords)
+    declared = list(needs)
+    keywords = statement_keywords(declared)
+    if keywords is None:
+        return None
+    actions = {action for need in declared if need is not None for action in need.actions}
+    return Prefilter(keywords, actions)

@@ -48,6 +48,7 @@ _OPERATIONS: dict[str, Action] = {
     "RENAME": Action.TABLE,
     "DROP": Action.TABLE,
 }
+OPERATION_ACTIONS: dict[str, Action] = _OPERATIONS  # read by the pre-filter (parsers/prefilter.py)
 _QUOTED_OBJECT_ACTIONS = frozenset({Action.QUERY, Action.QUERY_DDL, Action.QUERY_DML, Action.QUERY_DCL})
 
 # After the closing quote of a statement: retcode, then `,,` on RDS MySQL (two empty fields).

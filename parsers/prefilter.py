@@ -1,38 +1,48 @@
 """A cheap pre-filter per dialect: drop records no enabled rule can match, before any event exists.
 
-Only what is provably irrelevant is dropped: a MySQL-family QUERY line complete on its own physical
-line whose statement holds none of the rules' keywords (any case), that no earlier TABLE line of the
-same query announced, and that follows a complete line (so no multi-line statement can change how
-the parser joins what comes next). Every other record — connections (login rules), TABLE lines (DROP
-evidence for cut statements), failed statements with a keyword, non-ASCII text (case mapping beyond
-ASCII could make a keyword), anything the parser might reject — is kept. PostgreSQL and Activity
-Stream records are not filtered (their ERROR/STATEMENT and pgaudit siblings complete a statement).
+Built from what the enabled rules declare (detections/rule_needs.py): the actions they read and
+the keywords a statement must contain for one of them to match. For MySQL-family audit logs it
+drops, on the raw text split at its fixed leading fields:
+- a connection record whose action no rule reads (DISCONNECT, CHANGEUSER … for the built-ins);
+- a QUERY line complete on its physical line whose statement is ASCII, holds none of the keywords
+  (any case), and was not announced by an earlier kept TABLE line of the same query.
+TABLE lines all stay (DROP evidence for a cut statement; the first line of a group is where a
+finding from that evidence points). A record is dropped only after a complete line (never inside, or right after, a multi-line
+statement: the parser's joining of continuation lines stays exactly the same), and only when its
+connection id is numeric. Anything the parser might reject in another way is kept. PostgreSQL and
+Activity Stream records are not filtered (ERROR/STATEMENT and pgaudit siblings complete a statement).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from parsers.event import Source
-from parsers.mysql_audit import statement_closes_on_line
+from parsers.event import Action, Source
+from parsers.mysql_audit import OPERATION_ACTIONS, statement_closes_on_line
 from parsers.mysql_fields import TIMESTAMP_PREFIX
 from parsers.records import RawRecord
 
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
-_TABLE_OPERATIONS = frozenset({"READ", "WRITE", "CREATE", "ALTER", "RENAME", "DROP"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
 _FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
 class Prefilter:
-    """Drops records that cannot matter to the rules whose statement keywords it was given; counts them."""
+    """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_table_ids", "dropped", "keywords")
+    __slots__ = ("_kept_operations", "_table_ids", "dropped", "keywords")
 
-    def __init__(self, keywords: Iterable[str]) -> None:
-        """Keep the lower-case keywords one of which a statement must contain to matter."""
+    def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
+        """Keep the lower-case statement keywords and the actions some rule reads."""
         self.keywords = tuple(sorted({word.lower() for word in keywords}))
+        wanted = frozenset(actions)
+        # Bare (non-QUERY) operations worth parsing: connections some rule reads, every TABLE line.
+        self._kept_operations = frozenset(
+            operation
+            for operation, action in OPERATION_ACTIONS.items()
+            if operation not in _QUERY_OPERATIONS and (action is Action.TABLE or action in wanted)
+        )
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
 
@@ -44,7 +54,7 @@ class Prefilter:
         yield from self._mysql(records)
 
     def _mysql(self, records: Iterable[RawRecord]) -> Iterator[RawRecord]:
-        """MySQL-family audit records minus complete QUERY lines without a keyword."""
+        """MySQL-family audit records minus those no rule can match."""
         after_complete_line = True  # False while the parser may hold an open statement
         for record in records:
             text = record.text
@@ -57,25 +67,29 @@ class Prefilter:
                 yield record
                 continue
             operation = parts[6]
+            droppable = after_complete_line and parts[4].isdigit()
+            after_complete_line = True
             if operation not in _QUERY_OPERATIONS:
-                if operation in _TABLE_OPERATIONS:
-                    self._remember_table_line(parts[4], parts[5])
-                after_complete_line = True
-                yield record
+                if operation in self._kept_operations or operation not in OPERATION_ACTIONS:
+                    if OPERATION_ACTIONS.get(operation) is Action.TABLE:
+                        self._remember_table_line(parts[4], parts[5])
+                    yield record
+                elif droppable:
+                    self.dropped += 1
+                else:
+                    yield record
                 continue
             rest = parts[8].rstrip("\r\n")
             if not statement_closes_on_line(rest):
                 after_complete_line = False  # a multi-line statement opens here
                 yield record
-                continue
-            if after_complete_line and parts[4].isdigit() and not self._matters(parts[4], parts[5], rest):
+            elif droppable and not self._matters(parts[4], parts[5], rest):
                 self.dropped += 1
-                continue
-            after_complete_line = True
-            yield record
+            else:
+                yield record
 
     def _remember_table_line(self, connection_id: str, query_id: str) -> None:
-        """Note a TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""
+        """Note a kept TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""
         self._table_ids[(connection_id, query_id)] = None
         if len(self._table_ids) > TABLE_IDS_KEPT:
             del self._table_ids[next(iter(self._table_ids))]

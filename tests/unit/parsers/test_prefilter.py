@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parsers.event import Source
+from parsers.event import STATEMENT_ACTIONS, Action, Source
 from parsers.prefilter import Prefilter
 from parsers.records import RawRecord
 
@@ -11,7 +11,7 @@ TS = "1795000000000000,node1"
 
 def _kept(lines: list[str], source: Source = Source.AURORA_MYSQL) -> tuple[list[str], int]:
     """The lines a pre-filter for DROP/GRANT keeps, and how many it dropped."""
-    prefilter = Prefilter(["DROP", "grant"])
+    prefilter = Prefilter(["DROP", "grant"], [Action.CONNECT, Action.FAILED_CONNECT, *STATEMENT_ACTIONS])
     kept = [r.text for r in prefilter.records(source, [RawRecord(text=line) for line in lines])]
     return kept, prefilter.dropped
 
@@ -67,3 +67,17 @@ def test_non_ascii_statements_and_other_dialects_pass_untouched() -> None:
     # THEN nothing is dropped
     assert _kept(mysql) == (mysql, 0)
     assert _kept(postgres, Source.POSTGRES) == (postgres, 0)
+
+
+def test_connection_records_no_rule_reads_are_dropped() -> None:
+    # GIVEN a login, a user change and a disconnect (rules read only CONNECT and FAILED_CONNECT)
+    lines = [
+        f"{TS},app,10.0.0.1,7,0,CONNECT,shop,,0",
+        f"{TS},app,10.0.0.1,7,0,CHANGEUSER,shop,,0",
+        f"{TS},app,10.0.0.1,7,0,DISCONNECT,shop,,0",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN only the login is parsed
+    assert kept == lines[:1]
+    assert dropped == 2
