@@ -5,11 +5,11 @@ the keywords a statement must contain for one of them to match. For MySQL-family
 drops, on the raw text split at its fixed leading fields:
 - a connection record whose action no rule reads (DISCONNECT, CHANGEUSER … for the built-ins);
 - a QUERY line complete on its physical line whose statement is ASCII, holds none of the keywords
-  (any case), and was not announced by an earlier kept TABLE line of the same query.
+  (any case), and was not announced by an earlier TABLE line of the same query.
 TABLE lines all stay (DROP evidence for a cut statement; the first line of a group is where a
-finding from that evidence points). A record is dropped only after a complete line (never inside, or right after, a multi-line
-statement: the parser's joining of continuation lines stays exactly the same), and only when its
-connection id is numeric. Anything the parser might reject in another way is kept. PostgreSQL and
+finding from that evidence points). A record is dropped only after a complete line (never inside,
+or right after, a multi-line statement: the parser's joining of continuation lines stays exactly
+the same), and only when its connection id is numeric. Anything the parser might reject in another way is kept. PostgreSQL and
 Activity Stream records are not filtered (ERROR/STATEMENT and pgaudit siblings complete a statement).
 """
 
