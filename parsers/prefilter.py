@@ -9,8 +9,9 @@ drops, on the raw text split at its fixed leading fields:
 TABLE lines all stay (DROP evidence for a cut statement; the first line of a group is where a
 finding from that evidence points). A record is dropped only after a complete line (never inside,
 or right after, a multi-line statement: the parser's joining of continuation lines stays exactly
-the same), and only when its connection id is numeric. Anything the parser might reject in another way is kept. PostgreSQL and
-Activity Stream records are not filtered (ERROR/STATEMENT and pgaudit siblings complete a statement).
+the same), and only when its connection id is numeric; anything else the parser might reject is
+kept. PostgreSQL and Activity Stream records are not filtered (ERROR/STATEMENT and pgaudit
+siblings complete a statement).
 """
 
 from __future__ import annotations
