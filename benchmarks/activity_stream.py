@@ -157,7 +157,7 @@ def measure_activity_stream(
             floor_inputs.append((ciphertext, provider))
         kms_calls = _count_kms_decrypts()
         from handlers.activity_stream import lambda_handler  # noqa: PLC0415 - after the environment is set
-        from handlers.runtime import reset_runtime  # noqa: PLC0415
+        from handlers.runtime import get_runtime, reset_runtime  # noqa: PLC0415
 
         event = {"Records": kinesis}
         context = BenchContext()
@@ -165,7 +165,8 @@ def measure_activity_stream(
 
         def handler() -> None:
             nonlocal calls_in_one_run
-            reset_runtime()  # a cold data-key cache each run: KMS once per data key
+            # A warm container (clients built) with a cold data-key cache: KMS once per data key.
+            get_runtime().__dict__.pop("decryptor", None)
             before = kms_calls[0]
             lambda_handler(event, context)
             calls_in_one_run = kms_calls[0] - before
@@ -176,6 +177,8 @@ def measure_activity_stream(
                 json.loads(gzip.decompress(plaintext))
 
         with quiet_handlers():
+            reset_runtime()
+            lambda_handler(event, context)  # warm up: clients, rules catalogue, regexes
             floor_s = handler_s = float("inf")
             for _ in range(repeat):
                 floor_s = min(floor_s, best_of(1, floor))

@@ -11,7 +11,7 @@ from detections.correlation import correlate
 from detections.finding import Finding, redacted
 from detections.observation import Observation
 from detections.rule import Rule, RuleContext, RuleKind
-from detections.rule_index import rules_by_action
+from detections.rule_index import RuleIndex
 from detections.severity import Severity
 from detections.state import StateStore, StateStoreError
 from parsers.event import AuditEvent
@@ -51,7 +51,7 @@ class DetectionEngine:
         self.settings = settings or EngineSettings()
         self.counters = EngineCounters()
         self._contexts = {rule.id: RuleContext(state=state, params=rule.params) for rule in self.rules}
-        self._by_action = rules_by_action(self.rules)  # only rules that can match an action are called
+        self._index = RuleIndex(self.rules)  # only rules that can match an observation are called
 
     def detect(self, events: Iterable[AuditEvent]) -> Iterator[Finding]:
         """Correlate the events and yield every finding, in observation order."""
@@ -63,7 +63,7 @@ class DetectionEngine:
         self.counters.observations += 1
         findings = []
         internal = observation.event.user in self.settings.internal_users
-        for rule in self._by_action.get(observation.event.action, self.rules):
+        for rule in self._index.rules_for(observation):
             if internal and rule.kind is RuleKind.STATEMENT and not rule.include_internal_users:
                 continue
             try:

@@ -29,6 +29,19 @@ TABLE_IDS_KEPT = 4096
 _FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
+def keyword_text(statement: str) -> str | None:
+    """The text to look for keywords in: lower case, backslashes removed; None when not ASCII.
+
+    Removing backslashes matters: the classifier unescapes string literals it runs (EXECUTE
+    IMMEDIATE 'DR\\OP TABLE t' drops a table), and an audit line escapes the backslash once more.
+    Beyond ASCII, case mapping (e.g. U+017F → "S") could make a keyword: such text is never gated.
+    """
+    if not statement.isascii():
+        return None
+    lowered = statement.lower()
+    return lowered.replace("\\", "") if "\\" in lowered else lowered
+
+
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
@@ -97,7 +110,7 @@ class Prefilter:
 
     def _matters(self, connection_id: str, query_id: str, statement: str) -> bool:
         """Whether a complete QUERY line may matter: announced by TABLE lines, non-ASCII, or a keyword."""
-        if (connection_id, query_id) in self._table_ids or not statement.isascii():
+        if (connection_id, query_id) in self._table_ids:
             return True
-        lowered = statement.lower()
-        return any(word in lowered for word in self.keywords)
+        text = keyword_text(statement)
+        return text is None or any(word in text for word in self.keywords)

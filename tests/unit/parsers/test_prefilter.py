@@ -81,3 +81,11 @@ def test_connection_records_no_rule_reads_are_dropped() -> None:
     # THEN only the login is parsed
     assert kept == lines[:1]
     assert dropped == 2
+
+
+def test_a_keyword_split_by_a_backslash_escape_is_kept() -> None:
+    # GIVEN dynamic SQL whose literal unescapes to DROP (the audit line escapes the backslash again)
+    lines = [f"{TS},app,10.0.0.1,7,1,QUERY,shop,'EXECUTE IMMEDIATE \\'DR\\\\OP TABLE t\\'',0"]
+    # WHEN filtering
+    # THEN it is kept: the classifier would see DROP TABLE
+    assert _kept(lines) == (lines, 0)
