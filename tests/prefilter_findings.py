@@ -13,6 +13,7 @@ from pathlib import Path
 
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine
+from detections.rule import Rule
 from detections.rule_needs import prefilter_for
 from detections.state import InMemoryStateStore
 from handlers.pipeline import RunReport, accept_events, detect
@@ -35,16 +36,19 @@ def file_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8", errors="replace").splitlines()
 
 
-def findings_of(lines: Sequence[str], name: str, *, prefiltered: bool) -> Outcome:
+def findings_of(
+    lines: Sequence[str], name: str, *, prefiltered: bool, rules: Sequence[Rule] | None = None
+) -> Outcome:
     """Run the built-in rules over a text log, the fast path (pre-filter and rule index) on or off."""
     records = [RawRecord(text=line, location=f"{name}:{n}") for n, line in enumerate(lines, 1)]
     source = sniff_source(lines)
     assert source is not None, f"{name} is no known text audit format"
-    prefilter = prefilter_for(rule.needs for rule in builtin_rules()) if prefiltered else None
+    declared = tuple(rules) if rules is not None else builtin_rules()
+    prefilter = prefilter_for(rule.needs for rule in declared) if prefiltered else None
     kept = records if prefilter is None else prefilter.records(source, records)
     report = RunReport()
-    rules = builtin_rules() if prefiltered else [dataclasses.replace(r, needs=None) for r in builtin_rules()]
-    engine = DetectionEngine(rules, InMemoryStateStore())
+    engine_rules = declared if prefiltered else [dataclasses.replace(r, needs=None) for r in declared]
+    engine = DetectionEngine(engine_rules, InMemoryStateStore())
     events = accept_events(parser_for(source)(kept, Origin(cluster="bench")), report)
     found = frozenset(
         (f.rule_id, f.title, f.dedup_key, f.event.location) for f in detect(engine, events, report)

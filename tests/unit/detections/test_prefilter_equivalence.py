@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.workloads import aurora_lines
+from detections.catalogue import builtin_rules
+from detections.user_rules import parse_rules_document
 from parsers.dialects import sniff_source
 from tests.prefilter_findings import file_lines, findings_of
 
@@ -50,3 +52,29 @@ def test_real_mariadb_log_loses_records_but_no_finding() -> None:
     # THEN some QUERY lines were dropped and the findings are those of the full run
     assert filtered.prefiltered > 0
     assert filtered.findings == findings_of(file_lines(log), log.name, prefiltered=False).findings
+
+
+def test_a_user_rule_with_statement_classes_keeps_the_fast_path_and_its_findings() -> None:
+    # GIVEN the built-in rules plus a user rule that counts DROP TABLE / TRUNCATE statements
+    document = {
+        "version": 1,
+        "rules": [
+            {
+                "id": "any-drop",
+                "description": "A table was dropped or truncated",
+                "severity": "high",
+                "channels": ["slack"],
+                "statement_class": ["drop_table", "truncate"],
+            }
+        ],
+    }
+    rules = parse_rules_document(document, "rules.yaml").apply(builtin_rules())
+    log = ROOT / "examples" / "real-servers" / "mariadb" / "server_audit.log"
+    # WHEN detecting with and without the fast path
+    full = findings_of(file_lines(log), log.name, prefiltered=False, rules=rules)
+    filtered = findings_of(file_lines(log), log.name, prefiltered=True, rules=rules)
+    # THEN the user rule declared what it needs, the pre-filter still ran, and nothing found changed
+    assert next(r for r in rules if r.id == "any-drop").needs is not None
+    assert filtered.prefiltered > 0
+    assert {f for f in full.findings if f[0] == "any-drop"}
+    assert filtered.findings == full.findings
