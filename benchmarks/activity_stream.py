@@ -67,7 +67,7 @@ class ActivityFigures:
         return self.events_per_s / self.floor_events_per_s
 
 
-def _activity_record(resource: str, n: int, events: int) -> dict[str, Any]:
+def activity_record(resource: str, n: int, events: int) -> dict[str, Any]:
     """A decrypted Aurora MySQL activity record: connects, queries and an occasional failed login."""
     listed = []
     for i in range(events):
@@ -143,7 +143,7 @@ def measure_activity_stream(
         for n in range(records):
             resource = resources[n % data_keys]
             plaintext = gzip.compress(
-                json.dumps(_activity_record(resource, n, events_per_record)).encode(), mtime=0
+                json.dumps(activity_record(resource, n, events_per_record)).encode(), mtime=0
             )
             provider = _DataKey(keys[resource]["Plaintext"])
             ciphertext, _ = client.encrypt(source=plaintext, key_provider=provider)

@@ -18,6 +18,7 @@ from detections.rule_needs import prefilter_for
 from detections.state import InMemoryStateStore
 from handlers.pipeline import RunReport, accept_events, detect
 from parsers.dialects import parser_for, sniff_source
+from parsers.event import AuditEvent
 from parsers.records import Origin, RawRecord
 
 FindingKey = tuple[str, str, str, str]  # rule, title, dedup key, event location
@@ -54,3 +55,10 @@ def findings_of(
         (f.rule_id, f.title, f.dedup_key, f.event.location) for f in detect(engine, events, report)
     )
     return Outcome(found, prefilter.dropped if prefilter is not None else 0)
+
+
+def engine_findings(events: Sequence[AuditEvent], *, indexed: bool) -> frozenset[FindingKey]:
+    """Findings of the built-in rules over parsed events, the rule index on (declared needs) or off."""
+    rules = builtin_rules() if indexed else [dataclasses.replace(r, needs=None) for r in builtin_rules()]
+    engine = DetectionEngine(rules, InMemoryStateStore())
+    return frozenset((f.rule_id, f.title, f.dedup_key, f.event.location) for f in engine.detect(events))
