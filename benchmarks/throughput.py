@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.workloads import best_of
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine
 from detections.state import InMemoryStateStore
@@ -34,16 +34,6 @@ def workload(source: Source, lines: int) -> list[str]:
     sample = EXAMPLES[source].read_text(encoding="utf-8").split("\n")
     sample = [line for line in sample if line]
     return [sample[i % len(sample)] for i in range(lines)]
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    """The fastest of `repeat` runs, in seconds (the least disturbed by the machine)."""
-    timings = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
 
 
 def floor(lines: Sequence[str]) -> int:

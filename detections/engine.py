@@ -13,6 +13,7 @@ from detections.correlation import correlate
 from detections.finding import Finding, event_identity, redacted
 from detections.observation import Observation
 from detections.rule import Rule, RuleContext, RuleKind
+from detections.rule_index import RuleIndex
 from detections.severity import Severity
 from detections.state import StateStore, StateStoreError, StateView
 from parsers.event import AuditEvent
@@ -74,6 +75,7 @@ class DetectionEngine:
         self.settings = settings or EngineSettings()
         self.counters = EngineCounters()
         self.horizon = longest_window(self.rules)
+        self._index = RuleIndex(self.rules)  # only rules that can match an observation are called
 
     def detect(
         self, events: Iterable[AuditEvent], unit_of: UnitOf | None = None, units: frozenset[str] = frozenset()
@@ -100,7 +102,7 @@ class DetectionEngine:
         self.counters.observations += 1
         findings = []
         internal = observation.event.user in self.settings.internal_users
-        for rule in self.rules:
+        for rule in self._index.rules_for(observation):
             if internal and rule.kind is RuleKind.STATEMENT and not rule.include_internal_users:
                 continue
             try:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from detections.observation import Observation
+from detections.rule_needs import RuleNeeds
 from detections.severity import Severity
 from detections.state import Windows
 
@@ -72,3 +73,4 @@ class Rule:
     evaluate: Evaluate = field(repr=False)
     params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
     include_internal_users: bool = False  # statement rules skip rdsadmin & co. unless asked
+    needs: RuleNeeds | None = None  # what the rule can match (pre-filter); None: everything

@@ -11,6 +11,7 @@ from typing import Any
 from detections.observation import Observation
 from detections.redaction import redact_statement
 from detections.rule import Match, ParamValue, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.severity import Severity
 from detections.sql import StatementKind
 from detections.user_rule_matchers import EventFilter, compile_filter, field_value, matches_any
@@ -152,6 +153,9 @@ def build_user_rule(spec: Mapping[str, Any], file: str, path: str) -> Rule:
         evaluate=evaluator,
         params=MappingProxyType(params),
         include_internal_users=bool(spec.get("include_internal_users", False)),
+        # A statement class can only match statements holding its keywords: declare it (pre-filter,
+        # rule index). Without one, any record may match: needs stay undeclared (= everything).
+        needs=RuleNeeds.statements(*classes) if classes else None,
     )
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from handlers.activity_stream_batch import AGGREGATION_ERROR_KEY, process_activity_batch, record_key
 from handlers.invocation import InvocationSummary, deadline_of, logger, metrics
 from handlers.quarantine import QuarantinedRecord, QuarantineError
 from handlers.runtime import Runtime, get_runtime
 from parsers.kinesis_records import KinesisRecordError, deaggregate_each, record_data, sub_sequence_number
+
+if TYPE_CHECKING:  # Powertools' batch utility (~100 ms with asyncio) is imported on the first invocation
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 class RecordRetryError(Exception):
@@ -67,6 +67,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         summary.emit()
         return {"batchItemFailures": []}
     outcome = process_activity_batch(records, runtime, summary, deadline=deadline_of(context))
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415 - deferred past import
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
 
     def handle(record: KinesisStreamRecord) -> None:
         """Apply the record's outcome: retry it, quarantine it, or acknowledge it."""

@@ -15,8 +15,8 @@ from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
 from notifiers.delivery import DeliveryReport, alert_id
 from parsers.activity_stream import parse_activity_stream_record
-from parsers.das_decrypt import DecryptError
 from parsers.das_envelope import EnvelopeError, parse_envelope, resource_id_from_stream_arn
+from parsers.das_errors import DecryptError
 from parsers.event import AuditEvent
 from parsers.kinesis_records import KinesisRecordError, record_data, sequence_number, sub_sequence_number
 

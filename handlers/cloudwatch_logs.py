@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from handlers.invocation import InvocationSummary, deadline_of, logger, metrics
 from handlers.log_batches import process_log_batch
 from handlers.runtime import get_runtime
 from notifiers.delivery import RetryableDeliveryError
 from parsers.cloudwatch_logs import PayloadError, decode_cloudwatch_payload
-from parsers.kinesis_records import deaggregate_each
+
+if TYPE_CHECKING:  # Powertools' batch utility (~100 ms with asyncio) is imported by kinesis_handler only
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @metrics.log_metrics
@@ -50,6 +49,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 @logger.inject_lambda_context
 def kinesis_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """CloudWatch Logs → Kinesis → Lambda: each record a gzip'd payload; failed records are reported."""
+    # Deferred: the direct-subscription function never pays for the batch processor or de-aggregation.
+    from aws_lambda_powertools.utilities.batch import (  # noqa: PLC0415
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    from parsers.kinesis_records import deaggregate_each  # noqa: PLC0415
+
     runtime = get_runtime()
     summary = InvocationSummary()
     deadline = deadline_of(context)

@@ -56,6 +56,7 @@ class InvocationSummary:
             "records": self.records,
             "events": dict(self.run.events),
             "parse_failures": dict(self.run.parse_failures),
+            "prefiltered": self.run.prefiltered,
             "findings": dict(self.run.findings),
             "rule_errors": dict(self.run.rule_errors),
             "alerts_sent": dict(self.delivery.alerts_sent),
@@ -76,6 +77,7 @@ class InvocationSummary:
         counts = {
             "EventsParsed": sum(self.run.events.values()),
             "ParseFailures": sum(self.run.parse_failures.values()),
+            "RecordsPrefiltered": self.run.prefiltered,
             "Findings": sum(self.run.findings.values()),
             "RuleErrors": sum(self.run.rule_errors.values()),
             "AlertsSent": sum(self.delivery.alerts_sent.values()),

@@ -6,6 +6,7 @@ import hashlib
 from uuid import uuid4
 
 from detections.engine import batch_order
+from detections.rule_needs import prefilter_for
 from handlers.invocation import InvocationSummary, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
@@ -14,16 +15,21 @@ from parsers.cloudwatch_logs import LogBatch
 from parsers.dialects import parser_for, sniff_source
 from parsers.event import AuditEvent, ParseFailure, ParseResult
 from parsers.log_groups import origin_for_log_group, source_for_log_group
+from parsers.prefilter import Prefilter
 
 
-def parse_log_batch(batch: LogBatch) -> list[ParseResult]:
-    """Parse a payload's lines with the dialect its log group names (content sniffing as the fallback)."""
+def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list[ParseResult]:
+    """Parse a payload's lines with the dialect its log group names (content sniffing as the fallback).
+
+    With a pre-filter, records no enabled rule can match are dropped (and counted by it) unparsed.
+    """
     origin = origin_for_log_group(batch.log_group, batch.log_stream)
     source = source_for_log_group(batch.log_group) or sniff_source(r.text for r in batch.records)
     if source is None:
         reason = f"no known audit format in log group {batch.log_group!r}"
         return [ParseFailure("unknown", reason, record.text, record.location) for record in batch.records]
-    return list(parser_for(source)(batch.records, origin))
+    records = batch.records if prefilter is None else prefilter.records(source, batch.records)
+    return list(parser_for(source)(records, origin))
 
 
 def batch_identity(batch: LogBatch) -> str:
@@ -43,7 +49,11 @@ def process_log_batch(
         summary.control_messages += 1
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
-    events: list[AuditEvent] = sorted(accept_events(parse_log_batch(batch), summary.run), key=batch_order)
+    prefilter = prefilter_for(rule.needs for rule in runtime.rules)
+    events: list[AuditEvent] = sorted(
+        accept_events(parse_log_batch(batch, prefilter), summary.run), key=batch_order
+    )
+    summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
     findings = list(detect(runtime.engine(), events, summary.run, unit_of=lambda _e: unit, units={unit}))

@@ -26,6 +26,7 @@ class RunReport:
     findings: Counter[str] = field(default_factory=Counter)
     rule_errors: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
+    prefiltered: int = 0  # records dropped unparsed: no enabled rule could match them
 
     def note_failure(self, failure: ParseFailure) -> None:
         """Count a parse failure and keep the first few for the summary."""

@@ -10,11 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import yaml
-from aws_lambda_powertools.utilities import parameters
-from botocore.config import Config
-
 from detections.catalogue import builtin_rules
 from detections.engine import DEFAULT_INTERNAL_USERS, DetectionEngine, EngineSettings
 from detections.rule import Rule
@@ -27,16 +22,14 @@ from detections.suppression import (
 )
 from handlers.settings import Settings, SettingsError
 from infra.log_selection import DEFAULT_LOG_GROUP_PATTERNS, LogGroupSelection
-from infra.subscriptions import LOGS_CLIENT_CONFIG
 from notifiers.delivery import Delivery
 from notifiers.notifier import Notifier
-from notifiers.slack import RetryPolicy
-from notifiers.slack_secret import SecretSlackNotifier
-from notifiers.sns import SnsNotifier
-from stores.dynamodb_state import DynamoDbStateStore
-from stores.dynamodb_suppression import DynamoDbDeliveryLedger, DynamoDbSuppressionStore
 
+# Cold start: PyYAML and Powertools parameters (a rules file), slack-sdk (Slack), the SNS renderer
+# (email) and the DynamoDB adapters (a state table) are imported where the setting that needs them is read.
 if TYPE_CHECKING:
+    import boto3
+    import yaml
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -47,12 +40,17 @@ if TYPE_CHECKING:
 
     from detections.user_rules import RuleFile
     from handlers.quarantine import SqsQuarantine
+    from notifiers.slack import RetryPolicy
     from parsers.das_decrypt import ActivityStreamDecryptor
 
 logger = logging.getLogger(__name__)
 
 # Short timeouts and standard retries: a Lambda must keep time to report what it could not do.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
+CLIENT_OPTIONS: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": 3},
+    "connect_timeout": 3,
+    "read_timeout": 10,
+}
 SECRET_MAX_AGE_SECONDS = 300
 DEFAULT_SUPPRESSION_MINUTES = 5.0
 
@@ -82,11 +80,18 @@ class Runtime:
         body_logger = logging.getLogger("botocore.parsers")
         if body_logger.getEffectiveLevel() < logging.INFO:
             body_logger.setLevel(logging.INFO)
-        return self._session or boto3.Session()
+        if self._session is not None:
+            return self._session
+        import boto3  # noqa: PLC0415 - deferred: a function with no state table or channel never needs it
+
+        return boto3.Session()
 
     def _client(self, service: str) -> Any:
         """A client for `service` with the Lambda-friendly config."""
-        return self.session.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+        from botocore.config import Config  # noqa: PLC0415 - loaded with boto3, on the first client
+
+        config = Config(**CLIENT_OPTIONS)
+        return self.session.client(service, config=config)  # type: ignore[call-overload]
 
     @cached_property
     def sns(self) -> SNSClient:
@@ -127,6 +132,8 @@ class Runtime:
     @cached_property
     def logs(self) -> CloudWatchLogsClient:
         """The CloudWatch Logs client (adaptive retries: the subscriber walks many log groups)."""
+        from infra.subscriptions import LOGS_CLIENT_CONFIG  # noqa: PLC0415 - botocore only for the subscriber
+
         client: CloudWatchLogsClient = self.session.client("logs", config=LOGS_CLIENT_CONFIG)
         return client
 
@@ -142,6 +149,8 @@ class Runtime:
     def state_store(self) -> StateStore:
         """DynamoDB state when a table is configured, else per-container memory (warned once)."""
         if self.settings.state_table:
+            from stores.dynamodb_state import DynamoDbStateStore  # noqa: PLC0415 - deferred import
+
             return DynamoDbStateStore(self.settings.state_table, self.dynamodb)
         logger.warning(
             "ALERTS_STATE_TABLE is not set: windows and suppression live only as long as this container"
@@ -152,6 +161,8 @@ class Runtime:
     def suppression(self) -> SuppressionWindows:
         """Where suppression windows (and the digests of their folds) are kept."""
         if self.settings.state_table:
+            from stores.dynamodb_suppression import DynamoDbSuppressionStore  # noqa: PLC0415 - deferred import
+
             return DynamoDbSuppressionStore(self.settings.state_table, self.dynamodb)
         return InMemorySuppressionStore()
 
@@ -159,6 +170,8 @@ class Runtime:
     def ledger(self) -> DeliveryLedger:
         """Where delivered alerts are remembered."""
         if self.settings.state_table:
+            from stores.dynamodb_suppression import DynamoDbDeliveryLedger  # noqa: PLC0415 - deferred import
+
             return DynamoDbDeliveryLedger(self.settings.state_table, self.dynamodb)
         return InMemoryDeliveryLedger()
 
@@ -169,6 +182,9 @@ class Runtime:
         if name is None:
             return None
         # Imported here: jsonschema and the rule schema cost cold start to functions without user rules.
+        import yaml  # noqa: PLC0415
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
         from detections.user_rules import load_rules_file, parse_rules_document  # noqa: PLC0415
 
         root = Path(self.settings.task_root or ".")
@@ -208,6 +224,8 @@ class Runtime:
         """The configured channels: email through SNS, Slack through the secret's webhook or token."""
         configured: dict[str, Notifier] = {}
         if self.settings.sns_topic_arn:
+            from notifiers.sns import SnsNotifier  # noqa: PLC0415 - deferred import
+
             configured["email"] = SnsNotifier(self.settings.sns_topic_arn, self.sns)
         if self.settings.slack_secret_arn:
             configured["slack"] = self._slack_notifier(self.settings.slack_secret_arn)
@@ -215,6 +233,10 @@ class Runtime:
 
     def _slack_notifier(self, secret_arn: str) -> Notifier:
         """Slack from the secret, read when alerts go out (Powertools caches it 5 minutes)."""
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - deferred import
+
+        from notifiers.slack_secret import SecretSlackNotifier  # noqa: PLC0415 - slack-sdk only with Slack
+
         provider = parameters.SecretsProvider(boto3_client=self.secrets)
         return SecretSlackNotifier(secret_arn, provider, policy=self._slack_policy)
 
@@ -254,6 +276,8 @@ class Runtime:
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """': <problem> (line L, column C)' for a YAML syntax error, on one line; '' when PyYAML says nothing."""
+    import yaml  # noqa: PLC0415 - already imported by whoever raised exc
+
     if not isinstance(exc, yaml.MarkedYAMLError) or not exc.problem:
         return ""
     mark = exc.problem_mark

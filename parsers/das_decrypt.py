@@ -29,6 +29,9 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 
 from parsers.cloudwatch_logs import json_type_name
 from parsers.das_envelope import DasEnvelope, EnvelopeError, encryption_context, parse_envelope
+from parsers.das_errors import DecryptError
+
+__all__ = ["ActivityStreamDecryptor", "DataKeyCache", "DataKeyProvider", "DecryptError", "gunzip_bounded"]
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -69,16 +72,6 @@ _KMS_CODE_MEANINGS = {
 _ESDK_FAILURES = (AWSEncryptionSDKClientError, InvalidTag, InvalidSignature, ValueError, struct.error)
 _GZIP_MAGIC = b"\x1f\x8b"
 _ESDK_STREAM_LOGGER = "aws_encryption_sdk.streaming_client"
-
-
-class DecryptError(Exception):
-    """A record that could not be decrypted; `retryable` says whether trying again later can help."""
-
-    def __init__(self, reason: str, *, retryable: bool) -> None:
-        """Keep the reason (never plaintext or key material) and whether to retry."""
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
 
 
 class DataKeyProvider(RawMasterKeyProvider):  # type: ignore[misc]  # the ESDK ships no type hints

@@ -14,11 +14,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aws_kinesis_agg
-from aws_kinesis_agg import deaggregator
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # no types-protobuf here
-
-KPL_MAGIC: bytes = aws_kinesis_agg.MAGIC  # f3 89 9a c2
+# aws-kinesis-agg and protobuf (~45 ms of cold start) are imported only when an aggregate arrives.
+KPL_MAGIC: bytes = b"\xf3\x89\x9a\xc2"  # aws_kinesis_agg.MAGIC (a test keeps the two equal)
 _DIGEST_SIZE = 16  # MD5 of the protobuf message, appended after it
 
 
@@ -110,6 +107,8 @@ def deaggregate_record(record: dict[str, Any]) -> list[dict[str, Any]]:
     expected = _verified_user_record_count(data[len(KPL_MAGIC) :], parent_sequence)
     if expected == 0:
         return []
+    from aws_kinesis_agg import deaggregator  # noqa: PLC0415 - deferred: only aggregates need it
+
     user_records: list[dict[str, Any]] = list(deaggregator.iter_deaggregate_records([_library_ready(record)]))
     if len(user_records) != expected or not all(_is_split(user) for user in user_records):
         raise AggregationError(
@@ -136,6 +135,9 @@ def _verified_user_record_count(body: bytes, parent_sequence: str) -> int:
             "KPL aggregate MD5 checksum does not match (corrupt or truncated)",
             sequence_number=parent_sequence,
         )
+    from aws_kinesis_agg import deaggregator  # noqa: PLC0415 - deferred: only aggregates need it
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]  # noqa: PLC0415
+
     aggregate = deaggregator.messages_pb2.AggregatedRecord()
     try:
         aggregate.ParseFromString(message)

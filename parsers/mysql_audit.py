@@ -48,6 +48,7 @@ _OPERATIONS: dict[str, Action] = {
     "RENAME": Action.TABLE,
     "DROP": Action.TABLE,
 }
+OPERATION_ACTIONS: dict[str, Action] = _OPERATIONS  # read by the pre-filter (parsers/prefilter.py)
 _QUOTED_OBJECT_ACTIONS = frozenset({Action.QUERY, Action.QUERY_DDL, Action.QUERY_DML, Action.QUERY_DCL})
 
 # After the closing quote of a statement: retcode, then `,,` on RDS MySQL (two empty fields).
@@ -131,6 +132,11 @@ def _closing_quote_tail(last_line: str, opening_quote_at: int) -> re.Match[str] 
     if closing <= opening_quote_at:
         return None
     return _STATEMENT_TAIL.fullmatch(last_line, closing + 1)
+
+
+def statement_closes_on_line(rest: str) -> bool:
+    """Whether fields 9+ of one physical QUERY line (`'<escaped>',<retcode>[,,]`) end the statement there."""
+    return rest.startswith("'") and "\n" not in rest and _closing_quote_tail(rest, 0) is not None
 
 
 def _reaches_query_log_limit(escaped: str, query_log_limit: int) -> bool:

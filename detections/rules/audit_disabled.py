@@ -27,6 +27,7 @@ import dataclasses
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._statements import statement_match
 from detections.severity import Severity
 from detections.sql import Statement, StatementKind
@@ -159,4 +160,5 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     channels=("email", "slack"),
     evaluate=evaluate,
+    needs=RuleNeeds.statements(StatementKind.AUDIT_SETTING, StatementKind.AUDIT_REMOVED),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._statements import statement_match
 from detections.severity import Severity
 from detections.sql import StatementKind
@@ -26,4 +27,5 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     channels=("slack", "email"),
     evaluate=evaluate,
+    needs=RuleNeeds.statements(StatementKind.DROP_DATABASE),
 )

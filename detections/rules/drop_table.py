@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._statements import statement_match
 from detections.severity import Severity
 from detections.sql import StatementKind
@@ -44,4 +45,5 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("slack",),
     evaluate=evaluate,
+    needs=RuleNeeds.statements(StatementKind.DROP_TABLE, StatementKind.DROP_DATABASE),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._logins import is_failed_login, tally, where, who
 from detections.severity import Severity
 
@@ -28,4 +29,5 @@ RULE = Rule(
     severity=Severity.MEDIUM,
     channels=("email",),
     evaluate=evaluate,
+    needs=RuleNeeds.logins(),
 )

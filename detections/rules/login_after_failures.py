@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._logins import (
     duration,
     failed_logins,
@@ -49,5 +50,6 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     channels=("email", "slack"),
     evaluate=evaluate,
+    needs=RuleNeeds.logins(),
     params=MappingProxyType({"threshold": 5, "window_minutes": 5}),
 )

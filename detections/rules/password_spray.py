@@ -6,6 +6,7 @@ from types import MappingProxyType
 
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._logins import duration, is_failed_login, sprayed_users_key, where
 from detections.severity import Severity
 from detections.state import DISTINCT_KEPT
@@ -40,5 +41,6 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("email", "slack"),
     evaluate=evaluate,
+    needs=RuleNeeds.logins(),
     params=MappingProxyType({"distinct_users": 4, "window_minutes": 5}),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
+from detections.rule_needs import RuleNeeds
 from detections.rules._statements import statement_match
 from detections.severity import Severity
 from detections.sql import SUPERUSER_ROLES, Statement, StatementKind
@@ -77,4 +78,7 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("slack",),
     evaluate=evaluate,
+    needs=RuleNeeds.statements(
+        StatementKind.GRANT, StatementKind.ALTER_USER, StatementKind.CREATE_ROLE, StatementKind.CREATE_USER
+    ),
 )

@@ -118,7 +118,8 @@ def test_run_case_counts_a_rule_that_raises_as_a_failure() -> None:
         """A broken rule."""
         raise RuntimeError("boom")
 
-    broken = dataclasses.replace(RULES["failed-login"], evaluate=explode)
+    # needs=None: a new evaluate makes no promise about what it reads, so it is called on every event
+    broken = dataclasses.replace(RULES["failed-login"], evaluate=explode, needs=None)
     case = RuleCase(rule_id="failed-login", name="broken", events=(event_from_case({}),), expect=0)
     result = run_case(broken, case)
     assert (result.findings, result.passed, result.message) == (0, False, "the rule raised 1 time(s)")

@@ -1,0 +1,59 @@
+"""Rules indexed by what they can match, so the engine never calls (or tokenizes for) a rule in vain.
+
+Two gates, both from the rules' declared needs (detections/rule_needs.py): the observation's action
+must be one the rule reads, and a statement rule is skipped when the observation's statement is
+ASCII text holding none of the keywords its statement kinds require, backslashes ignored (so a
+statement no rule can match is never tokenized). Table evidence, non-ASCII text and undeclared
+rules always run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from detections.observation import Observation
+from detections.rule import Rule
+from detections.rule_needs import statement_keywords
+from parsers.event import Action
+from parsers.prefilter import keyword_text
+
+
+class RuleIndex:
+    """For one rule set: which rules an observation can possibly match, in the rules' order."""
+
+    __slots__ = ("_all", "_by_action", "_keywords")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        """Index the rules by action and keep each statement rule's keywords (None: no gate)."""
+        self._all = tuple(rules)
+        self._by_action = rules_by_action(self._all)
+        self._keywords = {
+            rule.id: statement_keywords([rule.needs]) if rule.needs and rule.needs.statement_kinds else None
+            for rule in self._all
+        }
+
+    def rules_for(self, observation: Observation) -> tuple[Rule, ...]:
+        """The rules worth calling on this observation."""
+        candidates = self._by_action.get(observation.event.action, self._all)
+        statement = observation.event.statement
+        if not statement or observation.table_operations:
+            return candidates
+        text = keyword_text(statement)
+        if text is None:
+            return candidates
+        return tuple(
+            rule
+            for rule in candidates
+            if (words := self._keywords[rule.id]) is None or any(word in text for word in words)
+        )
+
+
+def rules_by_action(rules: Sequence[Rule]) -> dict[Action, tuple[Rule, ...]]:
+    """For every action, the rules (in their order) that can match an observation of it.
+
+    A rule without a declaration (`needs` None, e.g. a user rule) is listed under every action.
+    """
+    return {
+        action: tuple(rule for rule in rules if rule.needs is None or action in rule.needs.actions)
+        for action in Action
+    }

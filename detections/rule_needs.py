@@ -1,0 +1,82 @@
+"""What a rule can match, declared so records no enabled rule can match are dropped before parsing.
+
+A rule declares the statement kinds it classifies (`RuleNeeds`); a rule without a declaration needs
+everything and turns the pre-filter off. The keywords below are the words the classifier
+(detections.sql) must see in a statement's text to produce each kind: a statement containing none
+of them, in any case, can never be classified as that kind — not even through a DO block or dynamic
+SQL, whose literal text still holds the word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from detections.sql_statement import StatementKind
+from parsers.event import STATEMENT_ACTIONS, Action
+from parsers.prefilter import Prefilter
+
+LOGIN_ACTIONS = frozenset({Action.CONNECT, Action.FAILED_CONNECT})
+
+# Words the classifier needs for each kind (see detections/sql.py and detections/sql_accounts.py).
+KIND_KEYWORDS: dict[StatementKind, tuple[str, ...]] = {
+    StatementKind.DROP_TABLE: ("drop",),
+    StatementKind.DROP_DATABASE: ("drop",),
+    StatementKind.DROP_USER: ("drop",),
+    StatementKind.TRUNCATE: ("truncate",),
+    StatementKind.GRANT: ("grant", "alter"),  # PostgreSQL ALTER GROUP g ADD USER u
+    StatementKind.REVOKE: ("revoke", "alter"),  # PostgreSQL ALTER GROUP g DROP USER u
+    StatementKind.CREATE_USER: ("create",),
+    StatementKind.CREATE_ROLE: ("create",),
+    StatementKind.ALTER_USER: ("alter", "rename"),  # ALTER USER/ROLE/GROUP, RENAME USER
+    StatementKind.SET_PASSWORD: ("password",),  # SET PASSWORD
+    # SET/RESET (also inside set_config() and ALTER … SET), ALTER SYSTEM|ROLE|DATABASE … SET|RESET
+    StatementKind.AUDIT_SETTING: ("set", "alter"),
+    StatementKind.AUDIT_REMOVED: ("uninstall", "drop"),  # UNINSTALL PLUGIN|SONAME, DROP EXTENSION
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleNeeds:
+    """What a rule can match: the statement kinds it classifies and the actions of the events it reads.
+
+    The engine calls a rule only on observations whose event action is listed (a statement rule
+    reads only statement and TABLE records: only those are correlated into table evidence).
+    """
+
+    statement_kinds: frozenset[StatementKind] = frozenset()
+    actions: frozenset[Action] = STATEMENT_ACTIONS
+
+    @classmethod
+    def statements(cls, *kinds: StatementKind) -> RuleNeeds:
+        """A statement rule matching these kinds."""
+        return cls(statement_kinds=frozenset(kinds))
+
+    @classmethod
+    def logins(cls) -> RuleNeeds:
+        """A login rule: it reads successful and failed connections only, never a statement."""
+        return cls(actions=LOGIN_ACTIONS)
+
+
+def statement_keywords(needs: Iterable[RuleNeeds | None]) -> tuple[str, ...] | None:
+    """Lower-case words one of which a statement must contain to matter; None when any rule needs all."""
+    words: set[str] = set()
+    for need in needs:
+        if need is None:
+            return None  # an undeclared rule (a user rule, say) may match any statement
+        for kind in need.statement_kinds:
+            kind_words = KIND_KEYWORDS.get(kind)
+            if kind_words is None:
+                return None  # DML, SELECT, OTHER …: no keyword tells them apart cheaply
+            words.update(kind_words)
+    return tuple(sorted(words))
+
+
+def prefilter_for(needs: Iterable[RuleNeeds | None]) -> Prefilter | None:
+    """A fresh pre-filter (its own counter) for rules with these needs; None when it cannot filter."""
+    declared = list(needs)
+    keywords = statement_keywords(declared)
+    if keywords is None:
+        return None
+    actions = {action for need in declared if need is not None for action in need.actions}
+    return Prefilter(keywords, actions)

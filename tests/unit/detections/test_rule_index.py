@@ -1,0 +1,51 @@
+"""The rule index calls only rules that can match; whatever it skips would have returned no match."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from detections.catalogue import builtin_rules
+from detections.observation import Observation, TableOperation
+from detections.rule_index import RuleIndex
+from parsers.event import Action, AuditEvent, Source
+
+
+def _event(action: Action, statement: str | None = None) -> AuditEvent:
+    """A MariaDB event of `action` carrying `statement`."""
+    return AuditEvent(
+        source=Source.MYSQL_AUDIT,
+        time=datetime(2026, 11, 23, 13, 7, tzinfo=UTC),
+        action=action,
+        user="app",
+        statement=statement,
+    )
+
+
+def _ids(observation: Observation) -> set[str]:
+    """Ids of the built-in rules the index would call."""
+    return {rule.id for rule in RuleIndex(builtin_rules()).rules_for(observation)}
+
+
+def test_login_rules_see_logins_and_statement_rules_statements() -> None:
+    # GIVEN a failed login and a DROP TABLE statement
+    login = Observation(_event(Action.FAILED_CONNECT))
+    drop = Observation(_event(Action.QUERY, "drop table t"))
+    # WHEN asking the index which rules to call
+    # THEN a login reaches only the login rules, the statement only the rules whose keywords it has
+    assert _ids(login) == {"brute-force", "failed-login", "login-after-failures", "password-spray"}
+    assert _ids(drop) == {"drop-database", "drop-table"}
+
+
+def test_keyword_free_statements_reach_no_rule_unless_table_evidence_or_escapes_could_matter() -> None:
+    # GIVEN a SELECT, the same with DROP table evidence, and dynamic SQL hiding DROP behind an escape
+    select = Observation(_event(Action.QUERY, "SELECT 1"))
+    evidence = Observation(
+        _event(Action.QUERY, "SELECT 1"), table_operations=(TableOperation("DROP", "shop.t"),)
+    )
+    escaped = Observation(_event(Action.QUERY, "EXECUTE IMMEDIATE 'DR\\OP TABLE t'"))
+    # WHEN asking the index
+    # THEN the SELECT reaches none; table evidence reaches every statement rule; the escape reaches drop rules
+    assert _ids(select) == set()
+    assert "drop-table" in _ids(evidence)
+    assert {"drop-table", "drop-database"} <= _ids(escaped)
+    assert [s.kind.value for s in escaped.statements] == ["drop_table"]
