@@ -268,3 +268,20 @@ def test_the_table_output_shows_alerts_and_summary() -> None:
     assert "login-after-failures" in out
     assert "DROP DATABASE scratch_db by admin_user on vm" in out
     assert "parse failures: 0" in out
+
+
+def test_replay_alerts_count_every_match_so_no_digest_is_owed() -> None:
+    # GIVEN the real-server logs (bursts, repeated drops, password changes)
+    inputs = [str(REAL / "mariadb" / "server_audit.log"), str(REAL / "postgresql" / "postgresql.log")]
+    # WHEN replaying them as alerts and as findings
+    _, alerts_out, _ = _run("replay", "--json", *inputs)
+    _, findings_out, _ = _run("replay", "--json", "--findings", *inputs)
+    # THEN per rule, the alerts' counts add up to the findings: nothing is folded away for a digest
+    counted: dict[str, int] = {}
+    for record in _json_records(alerts_out):
+        counted[str(record["rule"])] = counted.get(str(record["rule"]), 0) + int(str(record["count"]))
+    found: dict[str, int] = {}
+    for record in _json_records(findings_out):
+        found[str(record["rule"])] = found.get(str(record["rule"]), 0) + 1
+    assert counted == found
+    assert sum(found.values()) > 100
