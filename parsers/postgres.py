@@ -78,11 +78,19 @@ class _OpenReport:
         elif entry.prefix.severity == "STATEMENT" and self.statement is None:
             self.statement = entry.message
 
-    def result(self) -> AuditEvent | None:
-        """The event this report makes: an ERROR makes one only with its STATEMENT."""
+    def result(self, *, cut: bool = False) -> AuditEvent | None:
+        """The event this report makes: an ERROR makes one only with its STATEMENT, unless `cut`.
+
+        elog writes an ERROR and its STATEMENT in one go, so a later entry means none is coming; but
+        the end of a CloudWatch payload can fall between them (`cut`): the ERROR then still fails the
+        pid's execution (correlation joins it to its `statement:` line) and the text follows as the
+        next payload's leading STATEMENT.
+        """
         raw = "\n".join([self.event.raw, *self.raw_lines])
         if self.is_error:
-            return None if self.statement is None else replace(self.event, statement=self.statement, raw=raw)
+            if self.statement is None and not cut:
+                return None
+            return replace(self.event, statement=self.statement, raw=raw)
         message = DETAIL_SEPARATOR.join([self.event.error_message, *self.details])
         return replace(self.event, error_message=message, raw=raw)
 
@@ -99,6 +107,9 @@ class _EntryReader:
         self._sequence = 0
         self._pending_connects: dict[str, tuple[int, AuditEvent]] = {}
         self._open: _OpenReport | None = None
+        self._leading: str | None = (
+            ""  # pid of the auxiliary lines opening the batch ("": none yet; None: over)
+        )
         self._audit_statements: dict[str, tuple[int, str]] = {}  # pid → (statement id, statement text)
 
     def read(self, entry: LogEntry) -> list[ParseResult]:
@@ -112,6 +123,8 @@ class _EntryReader:
         ):
             self._open.attach(entry)
             return []
+        if (lone := self._leading_statement(entry)) is not None:
+            return [lone]
         results = self._close_open()
         pending = self._pending_connects.pop(prefix.pid, None)
         if pending is not None:
@@ -126,12 +139,36 @@ class _EntryReader:
         """The held events at the end of input, in input order."""
         held: list[tuple[int, AuditEvent]] = list(self._pending_connects.values())
         if self._open is not None:
-            report = self._open.result()
+            report = self._open.result(cut=True)
             if report is not None:
                 held.append((self._open.sequence, report))
         self._open = None
         self._pending_connects.clear()
         return [event for _, event in sorted(held, key=lambda item: item[0])]
+
+    def _leading_statement(self, entry: LogEntry) -> AuditEvent | None:
+        """A STATEMENT among the auxiliary lines opening the batch: its ERROR ended the previous payload.
+
+        The statement failed. Any other entry ends the opening lines; STATEMENT lines after that
+        (log_statement_stats' QUERY STATISTICS has one) stay ignored.
+        """
+        prefix = entry.prefix
+        if self._leading is None:
+            return None
+        if prefix.severity not in AUXILIARY_SEVERITIES or self._leading not in ("", prefix.pid):
+            self._leading = None
+            return None
+        self._leading = prefix.pid
+        if prefix.severity != "STATEMENT":
+            return None
+        self._leading = None
+        return self._event(
+            entry,
+            Action.QUERY,
+            statement=entry.message,
+            status=_status(prefix.sqlstate, "") or "ERROR",
+            error_message="failed: its ERROR line ended the previous log batch",
+        )
 
     def _close_open(self) -> list[ParseResult]:
         """Emit the open report (if it makes an event) and forget it."""

@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from handlers.cloudwatch_logs import lambda_handler
 from tests.functional.lambda_env import (  # noqa: F401 - fixtures are used by name
     AwsWorld,
@@ -21,7 +23,7 @@ from tests.functional.lambda_env import (  # noqa: F401 - fixtures are used by n
     slack_server_fixture,
     world_fixture,
 )
-from tests.functional.lambda_events import FakeLambdaContext, LogLine, mariadb_event
+from tests.functional.lambda_events import FakeLambdaContext, LogLine, mariadb_event, postgres_event
 
 PAYLOAD_EVENTS = 100
 USER = "ops"
@@ -197,3 +199,31 @@ def test_a_thousand_tables_dropped_in_one_payload_are_one_message_listing_them(w
     assert names[49].endswith("+950 more")
     assert len(field_text) <= 2000
     assert json.dumps(drops[0]).count("shop.t0999") == 0  # the rest are counted, not listed
+
+
+PG = "2026-11-23 13:07:{s:02d} UTC:127.0.0.1(40222):ops@postgres:[18982]:{what}"
+
+
+@pytest.mark.parametrize("log_statement", [False, True], ids=["pgaudit-alone", "with-log-statement"])
+def test_a_failed_drop_split_across_payloads_still_arrives_as_an_attempt(
+    world: AwsWorld, log_statement: bool
+) -> None:
+    # GIVEN DROP DATABASE shop that succeeds, then fails, the payload boundary between the failure's
+    # ERROR line and its STATEMENT line (PostgreSQL + pgaudit, with or without log_statement)
+    first = [
+        *([PG.format(s=1, what="LOG:  statement: DROP DATABASE shop")] if log_statement else []),
+        PG.format(s=1, what="LOG:  AUDIT: SESSION,1,1,DDL,DROP DATABASE,,,DROP DATABASE shop,<not logged>"),
+        *([PG.format(s=5, what="LOG:  statement: DROP DATABASE shop")] if log_statement else []),
+        PG.format(s=5, what='ERROR:  database "shop" does not exist'),
+    ]
+    second = [PG.format(s=5, what="STATEMENT:  DROP DATABASE shop")]
+
+    # WHEN the two payloads reach the handler one after the other
+    invoke(postgres_event([LogLine(m, n) for n, m in enumerate(first)]))
+    invoke(postgres_event([LogLine(m, 100 + n) for n, m in enumerate(second)]))
+
+    # THEN one e-mail reports the drop as done and another the failed attempt
+    subjects = sorted(email.subject for email in world.emails() if "shop" in objects_of_email(email))
+    assert len(subjects) == 2
+    assert subjects[0].startswith("[CRITICAL] Attempted DROP DATABASE shop (failed: ERROR)")
+    assert subjects[1] == "[CRITICAL] DROP DATABASE shop by ops on pg-prod"

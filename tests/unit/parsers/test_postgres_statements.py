@@ -73,13 +73,14 @@ def test_error_status(line: str, status: str) -> None:
 @pytest.mark.parametrize(
     "entries",
     [
-        pytest.param([log(703, "ERROR", "canceling statement due to statement timeout")], id="error-alone"),
+        pytest.param([log(703, "ERROR", "canceling statement due to statement timeout"),
+                      log(704, "LOG", "checkpoint starting: time")], id="error-alone"),
         pytest.param([log(703, "ERROR", "boom"), log(703, "LOG", "statement: select 2")],
                      id="error-then-log"),
         pytest.param([log(703, "LOG", "QUERY STATISTICS"), log(703, "STATEMENT", "select 1")],
                      id="log-then-stmt"),
-        pytest.param([log(703, "ERROR", "boom"), log(704, "STATEMENT", "select 1")],
-                     id="statement-of-other-pid"),
+        pytest.param([log(702, "LOG", "checkpoint starting: time"), log(703, "ERROR", "boom"),
+                      log(704, "STATEMENT", "select 1")], id="statement-of-other-pid"),
         pytest.param([log(703, "ERROR", "boom"), log(704, "LOG", "checkpoint starting: time"),
                       log(703, "STATEMENT", "select 1")], id="statement-not-contiguous"),
     ],
@@ -88,6 +89,35 @@ def test_statement_lines_attach_only_to_a_directly_preceding_error(entries: list
     """GIVEN STATEMENT lines that do not directly follow an ERROR of their pid (elog.c writes them in one
     go) WHEN parsed THEN no error QUERY is made (pinned)."""
     assert [r.statement for r in parse(*entries) if isinstance(r, AuditEvent) and r.error_message] == []
+
+
+def test_an_error_ending_the_batch_still_fails_its_execution() -> None:
+    """GIVEN a batch whose last entry is an ERROR (its STATEMENT is in the next CloudWatch payload)
+    WHEN parsed THEN it is a failed QUERY without text, which correlation joins to its statement line."""
+    [_line, event] = parse(
+        log(706, "LOG", "statement: DROP DATABASE shop"), log(706, "ERROR", 'database "shop" does not exist')
+    )
+    assert isinstance(event, AuditEvent)
+    assert (event.action, event.statement, event.succeeded) == (Action.QUERY, None, False)
+    assert event.error_message == 'database "shop" does not exist'
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        pytest.param([], id="statement-first"),
+        pytest.param([log(707, "DETAIL", "some detail"), log(707, "HINT", "a hint")], id="after-detail"),
+    ],
+)  # fmt: skip
+def test_a_statement_opening_the_batch_is_a_failed_statement(opening: list[str]) -> None:
+    """GIVEN a batch opening with the auxiliary lines of an ERROR that ended the previous payload
+    WHEN parsed THEN its STATEMENT is a failed statement of that pid (the attempt is not lost)."""
+    [event, *_] = [r for r in parse(*opening, log(707, "STATEMENT", "DROP DATABASE shop")) if r]
+    assert isinstance(event, AuditEvent)
+    assert (event.action, event.statement, event.session_id, event.succeeded) == (
+        Action.QUERY, "DROP DATABASE shop", "707", False,
+    )  # fmt: skip
+    assert "previous log batch" in event.error_message
 
 
 PASSWORD_FAILED = 'password authentication failed for user "bob"'
