@@ -13,7 +13,6 @@ A record delivered twice (same CloudWatch event id, same file line) is used once
 
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from detections.correlation_postgres import Execution, PostgresRecord, postgres_record
 from detections.observation import Observation, TableOperation
 from detections.statement_selection import select_piece, split_query
-from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, Source
+from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, Source, evolve
 
 # How many later records may pass before an open group is closed (TABLE lines precede their QUERY
 # line; DAS AUX events may arrive before or after MAIN, in other records; a PostgreSQL ERROR follows
@@ -95,7 +94,7 @@ def _selected(event: AuditEvent) -> AuditEvent:
         return event
     pieces = split_query(event.statement)
     piece = select_piece(pieces, event.command, event.object)
-    return event if piece is None else dataclasses.replace(event, statement=pieces[piece].text)
+    return event if piece is None else evolve(event, statement=pieces[piece].text)
 
 
 def _observation(events: list[AuditEvent]) -> Observation:
@@ -105,7 +104,7 @@ def _observation(events: list[AuditEvent]) -> Observation:
     best = (complete or statements or events)[0]
     failed = next((e for e in events if not e.succeeded), None)
     if failed is not None and best.succeeded:
-        best = dataclasses.replace(best, status=failed.status, error_message=failed.error_message)
+        best = evolve(best, status=failed.status, error_message=failed.error_message)
     operations = tuple(dict.fromkeys(op for e in events if (op := _table_operation(e)) is not None))
     return Observation(event=_selected(best), table_operations=operations, merged_records=len(events))
 

@@ -100,7 +100,8 @@ class DetectionEngine:
     def evaluate(self, observation: Observation, contexts: dict[str, RuleContext]) -> list[Finding]:
         """Run every applicable rule on one observation."""
         self.counters.observations += 1
-        findings = []
+        findings: list[Finding] = []
+        shown: AuditEvent | None = None  # the redacted event, made once for all of its findings
         internal = observation.event.user in self.settings.internal_users
         for rule in self._index.rules_for(observation):
             if internal and rule.kind is RuleKind.STATEMENT and not rule.include_internal_users:
@@ -119,6 +120,8 @@ class DetectionEngine:
                 self.counters.below_min_severity += 1
                 continue
             self.counters.findings[rule.id] += 1
+            if shown is None:
+                shown = redacted(observation.event)
             findings.append(
                 Finding(
                     rule_id=rule.id,
@@ -126,7 +129,7 @@ class DetectionEngine:
                     severity=rule.severity,
                     channels=rule.channels,
                     dedup_key=match.dedup_key,
-                    event=redacted(observation.event),
+                    event=shown,
                     context=match.context,
                     objects=match.objects,
                     measured=match.measured,

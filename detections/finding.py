@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from detections.redaction import redact_statement
 from detections.severity import Severity
-from parsers.event import AuditEvent
+from parsers.event import AuditEvent, evolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,9 @@ def event_identity(event: AuditEvent) -> str:
 def redacted(event: AuditEvent) -> AuditEvent:
     """The event with secrets masked in its statement and its raw text dropped, fit to leave detections/."""
     statement = redact_statement(event.statement) if event.statement else event.statement
-    return dataclasses.replace(event, statement=statement, raw="")
+    if statement == event.statement and not event.raw:
+        return event
+    return evolve(event, statement=statement, raw="")
 
 
 ALERT_STATEMENTS_SHOWN = 10  # distinct statements a message quotes; the rest are counted

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from detections.sql_tokens import LITERAL_KINDS, Dialect, Token, TokenKind, split_statements, tokenize
 
@@ -33,8 +34,24 @@ Edit = tuple[int, int, str]  # replace text[start:end] with the string
 Memo = dict[tuple[str, int], str]  # (literal content, nesting) -> its redaction, within one call
 
 
+# Recent texts and their redaction, as for classification (detections.sql): the same statement
+# repeats, the result is a pure function of the text. Bounded in entries and in text length.
+CACHED_TEXTS = 2048
+CACHED_TEXT_CHARS = 2048
+
+
 def redact_statement(sql: str) -> str:
     """`sql` with every secret literal replaced by REDACTED; never raises, idempotent."""
+    if not _may_hold_secret(sql):
+        return sql
+    if len(sql) <= CACHED_TEXT_CHARS:
+        return _redact_cached(sql)
+    return _redact(sql, 0, {})
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _redact_cached(sql: str) -> str:
+    """`redact_statement` of a short text, remembered."""
     return _redact(sql, 0, {})
 
 

@@ -18,6 +18,8 @@ on PostgreSQL both are comments. Decisions on dialect-ambiguous text:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from detections.sql_accounts import (
     Cursor,
     account_name,
@@ -60,13 +62,30 @@ def dialect_of(event: AuditEvent) -> Dialect:
     return Dialect.POSTGRES
 
 
+# Applications repeat the same statement text; classifying it again gives the same (immutable)
+# result, so recent texts are remembered. Bounded: at most CACHED_STATEMENTS texts of at most
+# CACHED_STATEMENT_CHARS characters each (a few MB), long one-off texts are never kept.
+CACHED_STATEMENTS = 2048
+CACHED_STATEMENT_CHARS = 2048
+
+
 def classify(sql: str, dialect: Dialect = Dialect.ANY) -> tuple[Statement, ...]:
     """One Statement per statement in `sql`, in order (a DO block gives the statements it runs).
 
     `dialect` decides the lexical differences (MySQL `--x` is code, PostgreSQL's is a comment …); the
     default `Dialect.ANY` is for text of unknown origin (see `detections.sql_tokens`).
     """
+    if len(sql) <= CACHED_STATEMENT_CHARS:
+        return _classify_cached(sql, dialect)
+    return _classify_text(sql, dialect)
+
+
+def _classify_text(sql: str, dialect: Dialect) -> tuple[Statement, ...]:
+    """Classify `sql` from scratch."""
     return tuple(_classify_tokens(tokenize(sql, dialect), 0, dialect))
+
+
+_classify_cached = lru_cache(maxsize=CACHED_STATEMENTS)(_classify_text)
 
 
 def _classify_tokens(tokens: list[Token], nesting: int, dialect: Dialect) -> list[Statement]:

@@ -239,3 +239,19 @@ def test_a_truncated_secret_is_masked_to_the_end(form: str, quote: Callable[[str
     assume(secret not in prefix)
     redacted = redact_statement(prefix + quote(secret)[:-1])
     assert redacted == prefix + R
+
+
+def test_a_repeated_secret_is_masked_every_time_and_long_texts_are_not_remembered() -> None:
+    # GIVEN a statement with a password read once, and a long one past the remembered length
+    from detections.redaction import CACHED_TEXT_CHARS, _redact_cached
+
+    sql = "ALTER USER 'app'@'%' IDENTIFIED BY 'hunter2'"
+    long_sql = sql + " /*" + "x" * CACHED_TEXT_CHARS + "*/"
+    first = redact_statement(sql)
+    size = _redact_cached.cache_info().currsize
+    # WHEN redacting both (again)
+    again, long_result = redact_statement(sql), redact_statement(long_sql)
+    # THEN the secret is masked both times and in the long text, which is not remembered
+    assert again == first == f"ALTER USER 'app'@'%' IDENTIFIED BY {R}"
+    assert "hunter2" not in long_result
+    assert _redact_cached.cache_info().currsize == size

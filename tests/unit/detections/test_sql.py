@@ -366,3 +366,23 @@ def test_nothing_inside_a_literal_or_comment_counts(text: str) -> None:
     line = text.replace("\n", " ").replace("\r", " ")
     sql = f"SELECT {_mysql_literal(text)} /* {block} */ -- {line}\n"
     assert classify(sql) == (S(K.SELECT),)
+
+
+def test_repeated_and_long_texts_classify_the_same_as_a_first_reading() -> None:
+    # GIVEN a short statement read once, and a DROP past the remembered length
+    from detections.sql import CACHED_STATEMENT_CHARS, Dialect, _classify_cached, _classify_text
+
+    short = "DROP TABLE remembered_t"
+    long_text = "DROP TABLE long_t /*" + "x" * CACHED_STATEMENT_CHARS + "*/"
+    first = classify(short, Dialect.MYSQL)
+    hits = _classify_cached.cache_info().hits
+    # WHEN classifying the short one again, and the long one
+    again = classify(short, Dialect.MYSQL)
+    size = _classify_cached.cache_info().currsize
+    long_result = classify(long_text, Dialect.MYSQL)
+    # THEN the short one is answered from memory with a fresh reading's result; the long one is
+    # classified in full and not remembered
+    assert again == first == _classify_text(short, Dialect.MYSQL)
+    assert _classify_cached.cache_info().hits == hits + 1
+    assert long_result == (S(K.DROP_TABLE, ("long_t",)),)
+    assert _classify_cached.cache_info().currsize == size

@@ -89,3 +89,61 @@ def test_a_keyword_split_by_a_backslash_escape_is_kept() -> None:
     # WHEN filtering
     # THEN it is kept: the classifier would see DROP TABLE
     assert _kept(lines) == (lines, 0)
+
+
+def test_a_dml_statement_goes_with_its_read_and_write_lines() -> None:
+    # GIVEN an INSERT … SELECT as MariaDB logs it: READ and WRITE lines, then the keyword-free QUERY
+    lines = [
+        f"{TS},app,10.0.0.1,7,9,WRITE,shop,orders,",
+        f"{TS},app,10.0.0.1,7,9,READ,shop,staging,",
+        f"{TS},app,10.0.0.1,7,9,QUERY,shop,'INSERT INTO orders SELECT * FROM staging',0",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN the whole group is dropped: nothing in it can match a rule
+    assert kept == []
+    assert dropped == 3
+
+
+def test_a_kept_statement_keeps_only_the_first_line_of_its_write_group() -> None:
+    # GIVEN a GRANT whose privilege-table writes come first (as MariaDB logs them)
+    lines = [
+        f"{TS},root,localhost,3,5,WRITE,mysql,db,",
+        f"{TS},root,localhost,3,5,WRITE,mysql,global_priv,",
+        f"{TS},root,localhost,3,5,QUERY,mysql,'GRANT ALL ON *.* TO \\'x\\'@\\'%\\'',0",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN the group's first line keeps its place (the group opens there), the other WRITE goes
+    assert kept == [lines[0], lines[2]]
+    assert dropped == 1
+
+
+def test_drop_evidence_keeps_its_group_first_line_and_its_query() -> None:
+    # GIVEN statistics-table writes, the DROP line and a statement cut before any keyword
+    lines = [
+        f"{TS},app,10.0.0.1,36,30,WRITE,mysql,table_stats,",
+        f"{TS},app,10.0.0.1,36,30,WRITE,mysql,column_stats,",
+        f"{TS},app,10.0.0.1,36,30,DROP,shop,orders,",
+        f"{TS},app,10.0.0.1,36,30,QUERY,shop,'/* nightly cleanup, cut here',0",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN the first line, the DROP evidence and the statement it announces stay
+    assert kept == [lines[0], lines[2], lines[3]]
+    assert dropped == 1
+
+
+def test_a_failed_table_line_and_a_group_without_its_query_are_decided_apart() -> None:
+    # GIVEN a WRITE line with an error code, and READ lines whose QUERY is not in the batch
+    lines = [
+        f"{TS},app,10.0.0.1,7,4,WRITE,shop,orders,1146",
+        f"{TS},app,10.0.0.1,7,4,QUERY,shop,'UPDATE orders SET paid = 1',0",
+        f"{TS},app,10.0.0.1,8,6,READ,shop,orders,",
+        f"{TS},app,10.0.0.1,8,6,READ,shop,customers,",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN the failed line and its statement stay (an error changes the outcome); the READ-only group goes
+    assert kept == lines[:2]
+    assert dropped == 2
