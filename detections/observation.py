@@ -34,7 +34,10 @@ class Observation:
 
     def statements_of(self, *kinds: StatementKind) -> tuple[Statement, ...]:
         """The classified statements of the given kinds."""
-        return tuple(s for s in self.statements if s.kind in kinds)
+        statements = self.statements
+        if not statements:
+            return ()
+        return tuple(s for s in statements if s.kind in kinds)
 
     @property
     def statement_is_complete(self) -> bool:

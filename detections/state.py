@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-BUCKET = timedelta(seconds=10)
 DISTINCT_KEPT = 256  # distinct members counted exactly per key and window; beyond: "at least 256"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -42,9 +41,15 @@ class Tally:
         return Tally(self.count + other.count, self.members | other.members, min(firsts, default=None))
 
 
+_BUCKET_SECONDS = 10  # divides 60, so buckets tile every minute (bucket_of's fast path needs it)
+BUCKET = timedelta(seconds=_BUCKET_SECONDS)
+
+
 def bucket_of(at: datetime) -> datetime:
     """The start of the bucket holding `at` (a naive time is taken as UTC)."""
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if aware.tzinfo is UTC:  # every parser's time: the bucket starts at the same minute, seconds cut
+        return aware.replace(second=aware.second - aware.second % _BUCKET_SECONDS, microsecond=0)
     return aware - (aware - _EPOCH) % BUCKET
 
 
