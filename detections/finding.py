@@ -11,7 +11,9 @@ from detections.severity import Severity
 from parsers.event import AuditEvent, evolve
 
 
-@dataclass(frozen=True, slots=True)
+# Not `frozen` (as AuditEvent): one is built per rule match, the hottest allocation of a storm;
+# findings are still values, never assigned to after they are built.
+@dataclass(slots=True, unsafe_hash=True)
 class Finding:
     """A rule matched an observation; the event inside is already redacted and has no raw text."""
 

@@ -24,7 +24,7 @@ class RuleKind(StrEnum):
     STATEMENT = "statement"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: built per match, as Finding (detections.finding)
 class Match:
     """A rule's verdict that an observation matters: what to call it and how to group repeats."""
 
@@ -42,6 +42,7 @@ class RuleContext:
 
     state: Windows
     params: Mapping[str, ParamValue]
+    windows: dict[str, timedelta] = field(default_factory=dict, compare=False, repr=False)
 
     def param_int(self, name: str) -> int:
         """An integer parameter."""
@@ -51,11 +52,14 @@ class RuleContext:
         return int(value)
 
     def param_window(self, name: str = "window_minutes") -> timedelta:
-        """A window parameter given in minutes, as a timedelta."""
-        value = self.params[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"rule parameter {name!r} must be a number")
-        return timedelta(minutes=float(value))
+        """A window parameter given in minutes, as a timedelta (made once per batch, asked per event)."""
+        window = self.windows.get(name)
+        if window is None:
+            value = self.params[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"rule parameter {name!r} must be a number")
+            window = self.windows[name] = timedelta(minutes=float(value))
+        return window
 
 
 Evaluate = Callable[[Observation, RuleContext], Match | None]

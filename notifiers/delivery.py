@@ -90,6 +90,11 @@ class Delivery:
         outgoing = []
         ordinals: Counter[str] = Counter()
         for alert in collapse(findings, self.window):
+            if not any(channel in self.notifiers for channel in alert.first.channels):
+                # Nowhere to go: no suppression window is read or written for it (no state calls).
+                for channel in alert.first.channels:
+                    self._unrouted(channel, report)
+                continue
             key = alert.first.group_key
             identifier = batch_alert_id(batch_id, key, ordinals[key]) if batch_id else alert_id(alert)
             ordinals[key] += 1
@@ -180,12 +185,16 @@ class Delivery:
             for channel in outgoing.alert.first.channels:
                 if channel in self.notifiers:
                     routed[channel].append(outgoing)
-                    continue
-                report.unrouted[channel] += 1
-                if channel not in self._warned:
-                    self._warned.add(channel)
-                    logger.warning("channel %s is not configured; its alerts are skipped", channel)
+                else:
+                    self._unrouted(channel, report)
         return routed
+
+    def _unrouted(self, channel: str, report: DeliveryReport) -> None:
+        """Count an alert skipped on a channel nobody configured; say so once per container."""
+        report.unrouted[channel] += 1
+        if channel not in self._warned:
+            self._warned.add(channel)
+            logger.warning("channel %s is not configured; its alerts are skipped", channel)
 
     def deliver(
         self, findings: Sequence[Finding], now: datetime, *, deadline: float | None = None, batch_id: str = ""

@@ -165,3 +165,33 @@ def test_object_list_budget() -> None:
     assert object_list(names) == "alpha, beta, gamma, delta"
     assert object_list(names, limit=1) == "alpha +3 more"
     assert object_list(names, fits=lambda text: False) == "+4 more"
+
+
+@dataclass
+class CountingSuppression(InMemorySuppressionStore):
+    """The in-memory windows, counting every read of them."""
+
+    calls: int = 0
+
+    def admit(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        """Count, then decide as the in-memory store does."""
+        self.calls += 1
+        return super().admit(*args, **kwargs)  # type: ignore[arg-type]
+
+    def admit_many(self, requests: Sequence[object]) -> object:  # type: ignore[override]
+        """Count, then decide as the in-memory store does."""
+        self.calls += 1
+        return super().admit_many(requests)  # type: ignore[arg-type]
+
+
+def test_an_alert_no_configured_channel_takes_is_counted_and_costs_no_window() -> None:
+    # GIVEN only email configured, and 1,000 dropped tables (a Slack-only rule) in one batch
+    windows = CountingSuppression()
+    pipeline = Delivery({"email": RecordingNotifier("email")}, windows, InMemoryDeliveryLedger())
+    findings = [drop(n / 10, f"t{n}") for n in range(1000)]
+    # WHEN delivering the batch
+    report = pipeline.deliver(findings, T0, batch_id="b1")
+    # THEN the one collapsed alert is counted as unrouted on slack, nothing is suppressed or sent,
+    # and no suppression window was read or written for it
+    assert report.unrouted == {"slack": 1}
+    assert (report.suppressed, sum(report.alerts_sent.values()), windows.calls) == (0, 0, 0)
