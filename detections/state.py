@@ -41,15 +41,12 @@ class Tally:
         return Tally(self.count + other.count, self.members | other.members, min(firsts, default=None))
 
 
-_BUCKET_SECONDS = 10  # divides 60, so buckets tile every minute (bucket_of's fast path needs it)
-BUCKET = timedelta(seconds=_BUCKET_SECONDS)
+BUCKET = timedelta(seconds=10)
 
 
 def bucket_of(at: datetime) -> datetime:
     """The start of the bucket holding `at` (a naive time is taken as UTC)."""
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    if aware.tzinfo is UTC:  # every parser's time: the bucket starts at the same minute, seconds cut
-        return aware.replace(second=aware.second - aware.second % _BUCKET_SECONDS, microsecond=0)
     return aware - (aware - _EPOCH) % BUCKET
 
 

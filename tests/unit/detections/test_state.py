@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-
-import pytest
+from datetime import datetime, timedelta
 
 from detections.state import (
     BUCKET,
@@ -184,21 +182,3 @@ def test_buckets_are_aligned_to_the_epoch() -> None:
     start = bucket_of(at(17))
     assert start <= at(17) < start + BUCKET
     assert start.timestamp() % 10 == 0
-
-
-@pytest.mark.parametrize(
-    "moment",
-    [
-        datetime(2026, 11, 23, 13, 7, 59, 999_999, tzinfo=UTC),
-        datetime(2026, 11, 23, 13, 7, 0, tzinfo=UTC),
-        datetime(2026, 11, 23, 13, 7, 41, 17, tzinfo=timezone(timedelta(hours=5, minutes=30))),
-        datetime(1999, 12, 31, 23, 59, 9),  # naive: taken as UTC
-    ],
-)
-def test_a_bucket_is_the_same_whether_found_by_field_or_by_epoch_arithmetic(moment: datetime) -> None:
-    # GIVEN a time in UTC, in another zone, or naive
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    # WHEN asking for its bucket
-    start = bucket_of(moment)
-    # THEN it is the 10-second epoch boundary at or before it
-    assert start == aware - (aware - datetime(1970, 1, 1, tzinfo=UTC)) % BUCKET
