@@ -10,7 +10,7 @@ contribution — it sees the same prior state and gives the same counts as its f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -90,6 +90,19 @@ class Windows(Protocol):
 
 
 @dataclass
+class _Added:
+    """What the batch added to one bucket for one unit, kept mutable while the batch runs."""
+
+    count: int = 0
+    members: set[str] = field(default_factory=set)
+    first: datetime | None = None
+
+    def tally(self) -> Tally:
+        """The immutable tally to store."""
+        return Tally(self.count, frozenset(self.members), self.first)
+
+
+@dataclass
 class _KeyState:
     """One key during a batch: its stored buckets, what the batch added, and running lookups."""
 
@@ -98,61 +111,73 @@ class _KeyState:
     firsts: dict[datetime, datetime] = field(default_factory=dict)  # earliest time, per bucket
     last_seen: dict[str, datetime] = field(default_factory=dict)  # member → latest bucket (stored + batch)
     occurrences: set[str] = field(default_factory=set)  # counted in this batch
-    added: dict[tuple[datetime, str], Tally] = field(default_factory=dict)
+    added: dict[tuple[datetime, str], _Added] = field(default_factory=dict)
 
     def absorb(self, stored: Mapping[datetime, Tally]) -> None:
         """Take in the stored tallies (the batch's own additions are kept apart and re-applied)."""
         self.counts, self.firsts, self.last_seen = {}, {}, {}
         for start, tally in stored.items():
-            self._apply(start, tally)
-        for (start, _unit), tally in self.added.items():
-            self._apply(start, tally)
+            self._apply(start, tally.count, tally.first, tally.members)
+        for (start, _unit), added in self.added.items():
+            self._apply(start, added.count, added.first, added.members)
 
-    def _apply(self, start: datetime, tally: Tally) -> None:
+    def _apply(self, start: datetime, count: int, first: datetime | None, members: Iterable[str]) -> None:
         """Fold a tally into the running lookups of bucket `start` (every noted bucket has a count)."""
-        self.counts[start] = self.counts.get(start, 0) + tally.count
-        if tally.first is not None:
+        self.counts[start] = self.counts.get(start, 0) + count
+        if first is not None:
             earliest = self.firsts.get(start)
-            self.firsts[start] = tally.first if earliest is None else min(earliest, tally.first)
-        for member in tally.members:
-            self._see(member, start)
+            if earliest is None or first < earliest:
+                self.firsts[start] = first
+        for member in members:
+            previous = self.last_seen.get(member)  # its latest bucket wins
+            if previous is None or start > previous:
+                self.last_seen[member] = start
 
-    def _see(self, member: str, start: datetime) -> None:
-        """Remember `member` in bucket `start` (its latest bucket wins)."""
-        previous = self.last_seen.get(member)
-        if previous is None or start > previous:
-            self.last_seen[member] = start
+    def add(self, start: datetime, unit: str, at: datetime, member: str | None = None) -> None:
+        """Add one occurrence at `at` (with `member`: one distinct member) to bucket `start` for `unit`."""
+        added = self.added.get((start, unit))
+        if added is None:
+            added = self.added[(start, unit)] = _Added()
+        if member is None:
+            added.count += 1
+            self._apply(start, 1, at, ())
+        else:
+            added.members.add(member)
+            self._apply(start, 0, at, (member,))
+        if added.first is None or at < added.first:
+            added.first = at
 
-    def add(self, start: datetime, unit: str, tally: Tally) -> None:
-        """Add the batch's tally to bucket `start` for `unit`."""
-        key = (start, unit)
-        self.added[key] = self.added.get(key, Tally()).plus(tally)
-        self._apply(start, tally)
+    def contributions(self) -> dict[tuple[datetime, str], Tally]:
+        """What the batch added, per (bucket, unit), as the store takes it."""
+        return {key: added.tally() for key, added in self.added.items()}
 
-    def _buckets(self, at: datetime, window: timedelta) -> Iterator[datetime]:
+    def _held(self, at: datetime, window: timedelta) -> list[datetime]:
         """The starts of the held buckets from the one holding `at - window` to the one holding `at`."""
         start, last = bucket_of(at - window), bucket_of(at)
         if len(self.counts) <= (last - start) // BUCKET:
-            yield from (b for b in self.counts if start <= b <= last)
-            return
+            return [b for b in self.counts if start <= b <= last]
+        held = []
         while start <= last:
             if start in self.counts:
-                yield start
+                held.append(start)
             start += BUCKET
+        return held
 
     def count(self, at: datetime, window: timedelta) -> int:
         """Occurrences in the buckets of the window ending at `at`."""
-        return sum(self.counts[b] for b in self._buckets(at, window))
+        counts = self.counts
+        return sum([counts[b] for b in self._held(at, window)])
 
     def first(self, at: datetime, window: timedelta) -> datetime:
         """The earliest time noted in the window's buckets, not before the window's start; else `at`."""
-        firsts = [self.firsts[b] for b in self._buckets(at, window) if b in self.firsts]
-        return max(min(firsts, default=at), at - window)
+        firsts = self.firsts
+        earliest = min([firsts[b] for b in self._held(at, window) if b in firsts], default=at)
+        return max(earliest, at - window)
 
     def distinct(self, at: datetime, window: timedelta) -> int:
         """Distinct members whose latest bucket lies in the window ending at `at`."""
         start, last = bucket_of(at - window), bucket_of(at)
-        return sum(1 for b in self.last_seen.values() if start <= b <= last)
+        return sum([1 for b in self.last_seen.values() if start <= b <= last])
 
 
 class StateView:
@@ -182,7 +207,7 @@ class StateView:
         state = self._key(key, at)
         if occurrence not in state.occurrences:
             state.occurrences.add(occurrence)
-            state.add(bucket_of(at), self.unit, Tally(count=1, first=at))
+            state.add(bucket_of(at), self.unit, at)
         return state.count(at, window)
 
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
@@ -194,7 +219,7 @@ class StateView:
             in_window = state.distinct(at, window)
             known = seen is not None and seen >= bucket_of(at - window)
             if known or in_window < DISTINCT_KEPT:
-                state.add(start, self.unit, Tally(members=frozenset({member}), first=at))
+                state.add(start, self.unit, at, member)
         return min(state.distinct(at, window), DISTINCT_KEPT)
 
     def count(self, key: str, at: datetime, window: timedelta) -> int:
@@ -209,7 +234,7 @@ class StateView:
         """Write what the batch added, once per key (idempotent per unit, so a retry may commit again)."""
         for key, state in self._keys.items():
             if state.added:
-                self._store.save(key, state.added, self._horizon)
+                self._store.save(key, state.contributions(), self._horizon)
 
 
 @dataclass
