@@ -110,12 +110,13 @@ class _KeyState:
     counts: dict[datetime, int] = field(default_factory=dict)  # stored + batch, per bucket
     firsts: dict[datetime, datetime] = field(default_factory=dict)  # earliest time, per bucket
     last_seen: dict[str, datetime] = field(default_factory=dict)  # member → latest bucket (stored + batch)
+    latest_members: dict[datetime, int] = field(default_factory=dict)  # bucket → members latest in it
     occurrences: set[str] = field(default_factory=set)  # counted in this batch
     added: dict[tuple[datetime, str], _Added] = field(default_factory=dict)
 
     def absorb(self, stored: Mapping[datetime, Tally]) -> None:
         """Take in the stored tallies (the batch's own additions are kept apart and re-applied)."""
-        self.counts, self.firsts, self.last_seen = {}, {}, {}
+        self.counts, self.firsts, self.last_seen, self.latest_members = {}, {}, {}, {}
         for start, tally in stored.items():
             self._apply(start, tally.count, tally.first, tally.members)
         for (start, _unit), added in self.added.items():
@@ -132,6 +133,9 @@ class _KeyState:
             previous = self.last_seen.get(member)  # its latest bucket wins
             if previous is None or start > previous:
                 self.last_seen[member] = start
+                self.latest_members[start] = self.latest_members.get(start, 0) + 1
+                if previous is not None:
+                    self.latest_members[previous] -= 1
 
     def add(self, start: datetime, unit: str, at: datetime, member: str | None = None) -> None:
         """Add one occurrence at `at` (with `member`: one distinct member) to bucket `start` for `unit`."""
@@ -175,9 +179,9 @@ class _KeyState:
         return max(earliest, at - window)
 
     def distinct(self, at: datetime, window: timedelta) -> int:
-        """Distinct members whose latest bucket lies in the window ending at `at`."""
+        """Distinct members whose latest bucket lies in the window ending at `at`, summed per bucket."""
         start, last = bucket_of(at - window), bucket_of(at)
-        return sum([1 for b in self.last_seen.values() if start <= b <= last])
+        return sum([n for b, n in self.latest_members.items() if start <= b <= last])
 
 
 class StateView:

@@ -140,6 +140,20 @@ def test_distinct_members_count_once_and_follow_their_latest_time() -> None:
     assert batch.add_distinct("spray", "alice", at(400), WINDOW) == 1
 
 
+def test_distinct_members_stored_earlier_move_with_their_latest_time() -> None:
+    # GIVEN alice and bob stored by an earlier batch at 0 s
+    store = InMemoryStateStore()
+    earlier = view(store, "p1")
+    earlier.add_distinct("spray", "alice", at(0), WINDOW)
+    earlier.add_distinct("spray", "bob", at(0), WINDOW)
+    earlier.commit()
+    # WHEN a later batch sees alice again at 250 s, then carol at 320 s (bob's 0 s has left the window)
+    batch = view(store, "p2")
+    assert batch.add_distinct("spray", "alice", at(250), WINDOW) == 2
+    # THEN alice counts once, at her latest time, and bob no longer counts
+    assert batch.add_distinct("spray", "carol", at(320), WINDOW) == 2
+
+
 def test_distinct_members_stop_at_the_cap() -> None:
     # GIVEN a spray over more users than are kept
     batch = view(InMemoryStateStore())
