@@ -118,26 +118,26 @@ class _Correlator:
         self.open: OrderedDict[tuple[str, ...], _Group | Execution] = OrderedDict()
         self.seen: OrderedDict[str, int] = OrderedDict()
 
-    def add(self, position: int, event: AuditEvent) -> Iterator[Observation]:
+    def add(self, position: int, event: AuditEvent) -> list[Observation]:
         """The observations that this event completes (possibly its own)."""
         identity = _identity(event)
         if identity:
             if identity in self.seen:
-                return  # the same record delivered again
+                return []  # the same record delivered again
             self.seen[identity] = position
         role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
         if event.source is Source.POSTGRES and event.session_id:
-            yield from self._postgres(position, event, role)
-        elif event.source is Source.POSTGRES:  # no pid in the log line prefix: nothing proves a join
-            yield Observation(event=_selected(event) if role is not None else event)
-        elif (key := correlation_key(event)) is None:
+            return list(self._postgres(position, event, role))
+        if event.source is Source.POSTGRES:  # no pid in the log line prefix: nothing proves a join
+            return [Observation(event=_selected(event) if role is not None else event)]
+        if (key := correlation_key(event)) is None:
             operation = _table_operation(event)
-            yield Observation(event=event, table_operations=() if operation is None else (operation,))
-        else:
-            group = self.open.get(key)
-            if not isinstance(group, _Group):
-                group = self.open[key] = _Group(events=[], opened_at=position)
-            group.events.append(event)
+            return [Observation(event=event, table_operations=() if operation is None else (operation,))]
+        group = self.open.get(key)
+        if not isinstance(group, _Group):
+            group = self.open[key] = _Group(events=[], opened_at=position)
+        group.events.append(event)
+        return []
 
     def _postgres(
         self, position: int, event: AuditEvent, role: PostgresRecord | None
@@ -168,15 +168,17 @@ class _Correlator:
         elif item is not None:
             yield _observation(item.events)
 
-    def expire(self, position: int) -> Iterator[Observation]:
+    def expire(self, position: int) -> list[Observation]:
         """Close what was opened `horizon` records ago and forget identities as old."""
+        closed: list[Observation] = []
         while self.open:
             key, oldest = next(iter(self.open.items()))
             if position - oldest.opened_at < self.horizon:
                 break
-            yield from self._close(key)
+            closed.extend(self._close(key))
         while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
             self.seen.popitem(last=False)
+        return closed
 
     def finish(self) -> Iterator[Observation]:
         """Everything still open, in opening order."""
@@ -188,6 +190,9 @@ def correlate(events: Iterable[AuditEvent], *, horizon: int = DEFAULT_HORIZON) -
     """Turn events into observations, one per execution; streams with bounded memory (`horizon`)."""
     correlator = _Correlator(horizon)
     for position, event in enumerate(events):
-        yield from correlator.add(position, event)
-        yield from correlator.expire(position)
+        # Plain lists, usually of zero or one observation: cheaper than two generators per event.
+        if completed := correlator.add(position, event):
+            yield from completed
+        if expired := correlator.expire(position):
+            yield from expired
     yield from correlator.finish()

@@ -15,13 +15,16 @@ from detections.observation import Observation
 from detections.rule import Rule
 from detections.rule_needs import statement_keywords
 from parsers.event import Action
-from parsers.prefilter import keyword_text
+from parsers.prefilter import holds_any, keyword_text
+
+REMEMBERED_TEXTS = 4096
+REMEMBERED_CHARS = 2048
 
 
 class RuleIndex:
     """For one rule set: which rules an observation can possibly match, in the rules' order."""
 
-    __slots__ = ("_all", "_by_action", "_keywords")
+    __slots__ = ("_all", "_by_action", "_keywords", "_remembered")
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         """Index the rules by action and keep each statement rule's keywords (None: no gate)."""
@@ -31,6 +34,8 @@ class RuleIndex:
             rule.id: statement_keywords([rule.needs]) if rule.needs and rule.needs.statement_kinds else None
             for rule in self._all
         }
+        # Statements repeat: the gate's answer per (action, text), for texts up to REMEMBERED_CHARS.
+        self._remembered: dict[tuple[Action, str], tuple[Rule, ...]] = {}
 
     def rules_for(self, observation: Observation) -> tuple[Rule, ...]:
         """The rules worth calling on this observation."""
@@ -38,13 +43,25 @@ class RuleIndex:
         statement = observation.event.statement
         if not statement or observation.table_operations:
             return candidates
+        if len(statement) > REMEMBERED_CHARS:
+            return self._gated(candidates, statement)
+        key = (observation.event.action, statement)
+        rules = self._remembered.get(key)
+        if rules is None:
+            if len(self._remembered) >= REMEMBERED_TEXTS:
+                self._remembered.clear()  # bounded: start over rather than track recency
+            rules = self._remembered[key] = self._gated(candidates, statement)
+        return rules
+
+    def _gated(self, candidates: tuple[Rule, ...], statement: str) -> tuple[Rule, ...]:
+        """The candidates whose keywords the statement holds (all of them for non-ASCII text)."""
         text = keyword_text(statement)
         if text is None:
             return candidates
         return tuple(
             rule
             for rule in candidates
-            if (words := self._keywords[rule.id]) is None or any(word in text for word in words)
+            if (words := self._keywords[rule.id]) is None or holds_any(text, words)
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 DISTINCT_KEPT = 256  # distinct members counted exactly per key and window; beyond: "at least 256"
@@ -44,6 +45,7 @@ class Tally:
 BUCKET = timedelta(seconds=10)
 
 
+@lru_cache(maxsize=1024)  # the rules ask about the same few times per event, again and again
 def bucket_of(at: datetime) -> datetime:
     """The start of the bucket holding `at` (a naive time is taken as UTC)."""
     aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -48,6 +48,14 @@ def keyword_text(statement: str) -> str | None:
     return lowered.replace("\\", "") if "\\" in lowered else lowered
 
 
+def holds_any(text: str, words: Sequence[str]) -> bool:
+    """Whether `text` contains one of `words` (a plain loop: no generator per call on the hot path)."""
+    for word in words:  # noqa: SIM110 - any() over a generator costs more than the scans it saves
+        if word in text:
+            return True
+    return False
+
+
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
@@ -80,7 +88,7 @@ class Prefilter:
         after_complete_line = True  # False while the parser may hold an open statement
         for index, record in enumerate(records):
             text = record.text
-            if not text.strip():
+            if not text or text.isspace():
                 continue  # blank: skipped by the parser, or part of an open statement
             parts = text.split(",", 8)
             if len(parts) < 9 or TIMESTAMP_PREFIX.match(text) is None:
@@ -105,7 +113,9 @@ class Prefilter:
                 if droppable and action is not None and operation not in self._kept_operations:
                     kept[index] = False
             else:
-                rest = parts[8].rstrip("\r\n")
+                rest = parts[8]
+                if rest.endswith(("\n", "\r")):
+                    rest = rest.rstrip("\r\n")
                 if not statement_closes_on_line(rest):
                     after_complete_line = False  # a multi-line statement opens here
                 elif droppable and not self._matters(group, rest):
@@ -140,4 +150,4 @@ class Prefilter:
         if group in self._table_ids:
             return True
         text = keyword_text(statement)
-        return text is None or any(word in text for word in self.keywords)
+        return text is None or holds_any(text, self.keywords)

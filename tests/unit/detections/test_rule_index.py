@@ -49,3 +49,21 @@ def test_keyword_free_statements_reach_no_rule_unless_table_evidence_or_escapes_
     assert "drop-table" in _ids(evidence)
     assert {"drop-table", "drop-database"} <= _ids(escaped)
     assert [s.kind.value for s in escaped.statements] == ["drop_table"]
+
+
+def test_a_repeated_statement_gets_the_same_rules_and_the_memory_stays_bounded() -> None:
+    # GIVEN one index, a DROP statement seen twice, and more distinct texts than it remembers
+    from detections.rule_index import REMEMBERED_TEXTS
+
+    index = RuleIndex(builtin_rules())
+    first = index.rules_for(Observation(_event(Action.QUERY, "drop table t")))
+    # WHEN the same text comes again, as another action, and after a flood of other texts
+    again = index.rules_for(Observation(_event(Action.QUERY, "drop table t")))
+    as_ddl = index.rules_for(Observation(_event(Action.QUERY_DDL, "drop table t")))
+    for n in range(REMEMBERED_TEXTS + 10):
+        index.rules_for(Observation(_event(Action.QUERY, f"SELECT {n}")))
+    after = index.rules_for(Observation(_event(Action.QUERY, "drop table t")))
+    # THEN the answers are the same rules every time, and what is remembered never passes the bound
+    assert again == first == after
+    assert {r.id for r in as_ddl} == {r.id for r in first}
+    assert len(index._remembered) <= REMEMBERED_TEXTS
