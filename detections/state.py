@@ -52,6 +52,13 @@ def bucket_of(at: datetime) -> datetime:
     return aware - (aware - _EPOCH) % BUCKET
 
 
+@lru_cache(maxsize=1024)  # asked for the same event time and window by several rules in a row
+def window_buckets(at: datetime, window: timedelta) -> tuple[datetime, datetime, int]:
+    """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
+    start, last = bucket_of(at - window), bucket_of(at)
+    return start, last, (last - start) // BUCKET
+
+
 # (bucket start, unit) → what that unit added to that bucket
 Contributions = Mapping[tuple[datetime, str], Tally]
 
@@ -159,8 +166,8 @@ class _KeyState:
 
     def _held(self, at: datetime, window: timedelta) -> list[datetime]:
         """The starts of the held buckets from the one holding `at - window` to the one holding `at`."""
-        start, last = bucket_of(at - window), bucket_of(at)
-        if len(self.counts) <= (last - start) // BUCKET:
+        start, last, span = window_buckets(at, window)
+        if len(self.counts) <= span:
             return [b for b in self.counts if start <= b <= last]
         held = []
         while start <= last:
@@ -182,7 +189,7 @@ class _KeyState:
 
     def distinct(self, at: datetime, window: timedelta) -> int:
         """Distinct members whose latest bucket lies in the window ending at `at`, summed per bucket."""
-        start, last = bucket_of(at - window), bucket_of(at)
+        start, last, _span = window_buckets(at, window)
         return sum([n for b, n in self.latest_members.items() if start <= b <= last])
 
 
@@ -199,7 +206,7 @@ class StateView:
 
     def _key(self, key: str, at: datetime) -> _KeyState:
         """The key's state, read from the store on first use (again only if an earlier time is asked)."""
-        since = bucket_of(at - self._horizon)
+        since = window_buckets(at, self._horizon)[0]
         state = self._keys.get(key)
         if state is None or since < state.since:
             fresh = state or _KeyState(since)
@@ -223,7 +230,7 @@ class StateView:
         seen = state.last_seen.get(member)
         if seen is None or seen < start:
             in_window = state.distinct(at, window)
-            known = seen is not None and seen >= bucket_of(at - window)
+            known = seen is not None and seen >= window_buckets(at, window)[0]
             if known or in_window < DISTINCT_KEPT:
                 state.add(start, self.unit, at, member)
         return min(state.distinct(at, window), DISTINCT_KEPT)
