@@ -8,6 +8,8 @@ from functools import cached_property
 from detections.sql import Statement, StatementKind, classify, dialect_of
 from parsers.event import STATEMENT_ACTIONS, AuditEvent
 
+DROP_COMMANDS = frozenset({"DROP", "DROP TABLE"})  # MySQL TABLE event / DAS AUX, pgaudit COMMAND
+
 
 @dataclass(frozen=True, slots=True)
 class TableOperation:
@@ -45,9 +47,12 @@ class Observation:
         return bool(self.event.statement) and not self.event.statement_truncated
 
     def dropped_tables(self) -> tuple[str, ...]:
-        """Tables that TABLE / AUX / pgaudit evidence says were dropped."""
+        """Tables that TABLE / AUX / pgaudit evidence says were dropped (the only evidence rules read)."""
         return tuple(
-            op.object
-            for op in self.table_operations
-            if op.command.upper() in ("DROP", "DROP TABLE") and op.object
+            op.object for op in self.table_operations if op.command.upper() in DROP_COMMANDS and op.object
         )
+
+    @property
+    def has_drop_evidence(self) -> bool:
+        """Whether correlated records say a table was dropped, whatever the statement text says."""
+        return any(op.command.upper() in DROP_COMMANDS for op in self.table_operations)

@@ -3,8 +3,8 @@
 Two gates, both from the rules' declared needs (detections/rule_needs.py): the observation's action
 must be one the rule reads, and a statement rule is skipped when the observation's statement is
 ASCII text holding none of the keywords its statement kinds require, backslashes ignored (so a
-statement no rule can match is never tokenized). Table evidence, non-ASCII text and undeclared
-rules always run.
+statement no rule can match is never tokenized). DROP evidence (the only table evidence a rule
+reads: `Observation.dropped_tables`), non-ASCII text and undeclared rules always run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class RuleIndex:
         """The rules worth calling on this observation."""
         candidates = self._by_action.get(observation.event.action, self._all)
         statement = observation.event.statement
-        if not statement or observation.table_operations:
+        if not statement or observation.has_drop_evidence:
             return candidates
         if len(statement) > REMEMBERED_CHARS:
             return self._gated(candidates, statement)

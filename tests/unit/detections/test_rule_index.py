@@ -67,3 +67,18 @@ def test_a_repeated_statement_gets_the_same_rules_and_the_memory_stays_bounded()
     assert again == first == after
     assert {r.id for r in as_ddl} == {r.id for r in first}
     assert len(index._remembered) <= REMEMBERED_TEXTS
+
+
+def test_write_evidence_opens_no_gate_but_drop_evidence_does() -> None:
+    # GIVEN a CREATE USER with the privilege-table WRITE it causes, and a cut statement with DROP evidence
+    create = Observation(
+        _event(Action.QUERY, "CREATE USER 'app'@'%'"), table_operations=(TableOperation("WRITE", "mysql.db"),)
+    )
+    cut = Observation(
+        _event(Action.QUERY, "/* nightly cleanup, cut"), table_operations=(TableOperation("DROP", "shop.t"),)
+    )
+    # WHEN asking the index
+    # THEN WRITE evidence changes nothing (no rule reads it): only rules whose keywords the text holds
+    assert _ids(create) == {"privilege-grant", "user-created"}  # "create": CREATE USER / ROLE kinds
+    # AND DROP evidence reaches every statement rule, whatever the text holds
+    assert "drop-table" in _ids(cut)
