@@ -59,19 +59,17 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
     return None
 
 
-def _identity(event: AuditEvent) -> str:
+def _identity(event: AuditEvent) -> tuple[str, ...] | None:
     """What makes a record itself: its CloudWatch event id in its stream, else its file line or
-    stream record + index (a DAS event id is built from fields that may be empty or repeat); '' if
-    unknown. The text's hash is added: one delivered message holding several PostgreSQL entries gives
+    stream record + index (a DAS event id is built from fields that may be empty or repeat); None if
+    unknown. The text is part of it: one delivered message holding several PostgreSQL entries gives
     them one id and one location.
     """
     if event.event_id and event.source is not Source.ACTIVITY_STREAM:
-        where = f"{event.log_group}|{event.log_stream}|{event.event_id}"
-    elif event.location:
-        where = event.location
-    else:
-        return ""
-    return f"{where}|{hash(event.raw):x}"
+        return (event.log_group, event.log_stream, event.event_id, event.raw)
+    if event.location:
+        return (event.location, event.raw)
+    return None
 
 
 def _table_operation(event: AuditEvent) -> TableOperation | None:
@@ -116,12 +114,12 @@ class _Correlator:
         """Start with nothing open."""
         self.horizon = horizon
         self.open: OrderedDict[tuple[str, ...], _Group | Execution] = OrderedDict()
-        self.seen: OrderedDict[str, int] = OrderedDict()
+        self.seen: OrderedDict[tuple[str, ...], int] = OrderedDict()
 
     def add(self, position: int, event: AuditEvent) -> list[Observation]:
         """The observations that this event completes (possibly its own)."""
         identity = _identity(event)
-        if identity:
+        if identity is not None:
             if identity in self.seen:
                 return []  # the same record delivered again
             self.seen[identity] = position

@@ -39,7 +39,17 @@ class Observation:
         statements = self.statements
         if not statements:
             return ()
+        if len(kinds) == 1:  # most rules ask for one kind
+            return self._by_kind.get(kinds[0], ())
         return tuple(s for s in statements if s.kind in kinds)
+
+    @cached_property
+    def _by_kind(self) -> dict[StatementKind, tuple[Statement, ...]]:
+        """The classified statements grouped by kind, each group in statement order."""
+        grouped: dict[StatementKind, list[Statement]] = {}
+        for statement in self.statements:
+            grouped.setdefault(statement.kind, []).append(statement)
+        return {kind: tuple(group) for kind, group in grouped.items()}
 
     @property
     def statement_is_complete(self) -> bool:
