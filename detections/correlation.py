@@ -97,6 +97,10 @@ def _selected(event: AuditEvent) -> AuditEvent:
 
 def _observation(events: list[AuditEvent]) -> Observation:
     """One observation from a group: the most complete statement record, failure details merged in."""
+    if len(events) == 1:  # the common case (a statement without TABLE lines): nothing to merge
+        only = events[0]
+        operation = _table_operation(only)
+        return Observation(event=_selected(only), table_operations=() if operation is None else (operation,))
     statements = [e for e in events if e.action is not Action.TABLE and e.statement]
     complete = [e for e in statements if not e.statement_truncated]
     best = (complete or statements or events)[0]
