@@ -85,6 +85,10 @@ class Windows(Protocol):
         """Count `occurrence` (once per batch) at `at`; return occurrences in the window ending at `at`."""
         ...
 
+    def note(self, key: str, occurrence: str, at: datetime) -> None:
+        """Count `occurrence` (once per batch) at `at`, without asking for the window's count."""
+        ...
+
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
         """Note `member` at `at`; return distinct members in the window (at most DISTINCT_KEPT)."""
         ...
@@ -217,11 +221,19 @@ class StateView:
 
     def add(self, key: str, occurrence: str, at: datetime, window: timedelta) -> int:
         """Count `occurrence` once per batch; return the occurrences in the window ending at `at`."""
+        return self._noted(key, occurrence, at).count(at, window)
+
+    def note(self, key: str, occurrence: str, at: datetime) -> None:
+        """Count `occurrence` once per batch, without counting the window."""
+        self._noted(key, occurrence, at)
+
+    def _noted(self, key: str, occurrence: str, at: datetime) -> _KeyState:
+        """The key's state after counting `occurrence` (once per batch)."""
         state = self._key(key, at)
         if occurrence not in state.occurrences:
             state.occurrences.add(occurrence)
             state.add(bucket_of(at), self.unit, at)
-        return state.count(at, window)
+        return state
 
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
         """Note `member`; return distinct members in the window, at most DISTINCT_KEPT (then stop noting)."""

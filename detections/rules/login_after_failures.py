@@ -23,13 +23,13 @@ from detections.severity import Severity
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
     event = observation.event
-    window = context.param_window()
-    key = failures_key(event)
     if is_failed_login(event):
-        context.state.add(key, login_identity(event), event.time, window)
+        context.state.note(failures_key(event), login_identity(event), event.time)
         return None
     if not is_successful_login(event):
         return None
+    window = context.param_window()
+    key = failures_key(event)
     failures = context.state.count(key, event.time, window)
     if failures < context.param_int("threshold"):
         return None

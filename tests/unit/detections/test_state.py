@@ -196,3 +196,14 @@ def test_buckets_are_aligned_to_the_epoch() -> None:
     start = bucket_of(at(17))
     assert start <= at(17) < start + BUCKET
     assert start.timestamp() % 10 == 0
+
+
+def test_a_noted_occurrence_counts_once_like_an_added_one() -> None:
+    # GIVEN one failure noted (login-after-failures) and the same failure added (brute-force)
+    batch = view(InMemoryStateStore())
+    batch.note("k", "e1", at(0))
+    # WHEN the same occurrence is added again and a new one is added
+    again = batch.add("k", "e1", at(0), WINDOW)
+    new = batch.add("k", "e2", at(1), WINDOW)
+    # THEN the noted occurrence counted once, and the count includes it
+    assert (again, new) == (1, 2)
