@@ -210,8 +210,10 @@ class StateView:
 
     def _key(self, key: str, at: datetime) -> _KeyState:
         """The key's state, read from the store on first use (again only if an earlier time is asked)."""
-        since = window_buckets(at, self._horizon)[0]
         state = self._keys.get(key)
+        if state is not None and at >= state.since + self._horizon:
+            return state  # what the window ending at `at` needs is loaded (the usual case)
+        since = window_buckets(at, self._horizon)[0]
         if state is None or since < state.since:
             fresh = state or _KeyState(since)
             fresh.since = since if state is None else min(since, state.since)
