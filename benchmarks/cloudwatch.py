@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmarks.quiet import clear_handler_env, quiet_handlers
-from benchmarks.workloads import BenchContext, best_of, cloudwatch_payloads, decode_floor
+from benchmarks.workloads import CPU, BenchContext, best_of, cloudwatch_payloads, decode_floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def measure_cloudwatch(payloads: int = 10, lines: int = 1000, repeat: int = 5) -
         handler()  # warm up: rules catalogue, regexes, runtime
         floor_s = handler_s = float("inf")
         for _ in range(repeat):  # interleaved so both see the same machine load
-            floor_s = min(floor_s, best_of(1, floor))
-            handler_s = min(handler_s, best_of(1, handler))
+            floor_s = min(floor_s, best_of(1, floor, CPU))
+            handler_s = min(handler_s, best_of(1, handler, CPU))
         reset_runtime()
     return CloudWatchFigures(events_per_s=total / handler_s, floor_events_per_s=total / floor_s)
