@@ -27,6 +27,7 @@ from parsers.activity_stream import (
     classify_event,
     parse_activity_event,
     query_id_of,
+    surely_statement,
 )
 from parsers.activity_stream_fields import (
     AURORA_MYSQL,
@@ -47,7 +48,7 @@ class _Decision(Enum):
 
     KEEP = "keep"
     DROP = "drop"
-    GROUP = "group"  # kept only if some member of its statement group carries evidence
+    GROUP = "group"  # kept only if some member of its statement group (if any) carries evidence
 
 
 # An AUX command saying this is DROP evidence (Observation.dropped_tables), whatever the keywords.
@@ -122,6 +123,8 @@ class ActivityPrefilter:
             parse_log_time(item.get("logTime"))
         except ActivityFieldError:
             return _Decision.KEEP  # a failure the parser reports
+        if self._plain_statement(item):  # the bulk, decided without engine or classification
+            return _Decision.GROUP if self._reads_statements else _Decision.DROP
         engine = engine_of(item)
         classified = classify_event(item, engine)
         action = classified.action
@@ -130,18 +133,37 @@ class ActivityPrefilter:
         if not self._reads_statements:
             return _Decision.DROP
         if action is Action.TABLE:
-            command = text(item.get("command"))
-            evidence = bool(command) and (_DROP_WORD in command.lower() or self._holds_keyword(command))
+            evidence = self._aux_evidence(text(item.get("command")))
         else:
             statement = classified.statement
             evidence = statement is not None and self._holds_keyword(statement)
+        if not evidence:
+            # Its group decides at parse time (an event standing alone, no group key, is dropped then).
+            return _Decision.GROUP
         group = group_key(item, engine, cluster)
         if group is None:
-            return _Decision.KEEP if evidence and action in self._actions else _Decision.DROP
-        if evidence:
-            self._wanted_groups.add(group)
-            return _Decision.KEEP
-        return _Decision.GROUP
+            return _Decision.KEEP if action in self._actions else _Decision.DROP
+        self._wanted_groups.add(group)
+        return _Decision.KEEP
+
+    def _plain_statement(self, item: Mapping[str, object]) -> bool:
+        """Cheaply: a statement event (any engine) whose texts carry no evidence; False when unsure.
+
+        Its command and class alone make it a statement (`surely_statement`); its commandText holds
+        no keyword; an AUX event's command is no evidence either (whatever the engine: both checked).
+        """
+        command = text(item.get("command")).strip().upper()
+        event_class = text(item.get("class")).strip().upper()
+        if not surely_statement(command, event_class):
+            return False
+        statement = text(item.get("commandText"))
+        if statement and self._holds_keyword(statement):
+            return False
+        return event_class != "AUX" or not self._aux_evidence(command)
+
+    def _aux_evidence(self, command: str) -> bool:
+        """Whether an AUX event's command (READ, WRITE, DROP …) is evidence: says drop, or holds a keyword."""
+        return bool(command) and (_DROP_WORD in command.lower() or self._holds_keyword(command))
 
     def _holds_keyword(self, statement: str) -> bool:
         """Whether some rule may match this text: non-ASCII, or holding one of the keywords."""

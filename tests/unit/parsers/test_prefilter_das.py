@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from detections.catalogue import builtin_rules
 from detections.correlation import correlation_key
 from detections.rule_needs import activity_prefilter_for
 from detections.user_rules import parse_rules_document
-from parsers.activity_stream import parse_activity_stream_record
-from parsers.activity_stream_fields import engine_of
-from parsers.event import Action, AuditEvent, ParseFailure
+from parsers.activity_stream import classify_event, parse_activity_stream_record, surely_statement
+from parsers.activity_stream_fields import (
+    AURORA_MYSQL,
+    AURORA_POSTGRESQL,
+    ORACLE,
+    SQLSERVER,
+    engine_of,
+)
+from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, ParseFailure
 from parsers.prefilter_das import ActivityPrefilter, group_key
 from tests import das_events
 from tests.das_prefilter_findings import das_findings_of
@@ -19,6 +28,22 @@ from tests.unit.parsers.activity_stream_records import load_record
 MAIN_SELECT: dict[str, Any] = das_events.aurora_mysql_events()[2] | {
     "commandText": "SELECT * FROM orders",
     "statementId": 700,
+}
+# Every connection verb the parser knows, in the case the sources write them and in odd case.
+SESSION_VERBS = {
+    "CONNECT",
+    "LOGON",
+    "LOGIN SUCCEEDED",
+    "DISCONNECT",
+    "LOGOFF",
+    "LOGOFF BY CLEANUP",
+    "LOGOUT",
+    "FAILED_CONNECT",
+    "AUTH FAILURE",
+    "LOGIN FAILED",
+    "CHANGEUSER",
+    " connect ",
+    "Login Failed",
 }
 AUX_READ: dict[str, Any] = das_events.aurora_mysql_events()[3] | {"command": "READ", "statementId": 700}
 
@@ -239,3 +264,22 @@ def _sample_names() -> list[str]:
     from tests.unit.detections.test_prefilter_das_equivalence import SAMPLE_NAMES
 
     return SAMPLE_NAMES
+
+
+@settings(max_examples=400)
+@given(
+    command=st.sampled_from(sorted(SESSION_VERBS)) | st.text(max_size=12),
+    event_class=st.sampled_from(["MAIN", "AUX", "CONNECT", "MISC", "DDL", "READ", "LOGIN", ""]),
+    engine=st.sampled_from([AURORA_MYSQL, AURORA_POSTGRESQL, SQLSERVER, ORACLE, ""]),
+    exit_code=st.sampled_from(["0", "", "1045", 0, 1, None]),
+)
+def test_surely_statement_never_says_statement_for_a_session_event(
+    command: str, event_class: str, engine: str, exit_code: object
+) -> None:
+    # GIVEN any command (session verbs among them), class, engine and exit code
+    item = {"command": command, "class": event_class, "exitCode": exit_code, "commandText": "x"}
+    # WHEN the pre-filter's shortcut says the event surely carries a statement
+    sure = surely_statement(command.strip().upper(), event_class.strip().upper())
+    # THEN the parser's classification gives it a statement action
+    if sure:
+        assert classify_event(item, engine).action in STATEMENT_ACTIONS
