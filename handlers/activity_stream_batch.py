@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -91,20 +92,22 @@ class DecryptedRecord:
 
 
 def parse_decrypted(
-    decrypted: dict[str, DecryptedRecord], prefilter: ActivityPrefilter | None
-) -> dict[str, list[ParseResult]]:
-    """Each record's parse results; with a pre-filter, events no enabled rule can match are dropped.
+    decrypted: Iterable[tuple[str, DecryptedRecord]], prefilter: ActivityPrefilter | None
+) -> Iterator[tuple[str, list[ParseResult]]]:
+    """Each record's parse results, by record key; with a pre-filter, events no rule can match are dropped.
 
-    Every record is screened before any is parsed: the evidence of a MAIN/AUX pair may come in a
-    later record of the batch.
+    With a pre-filter every record is screened as it arrives (its document then let go: only the
+    items that may matter are held) and none is parsed before all are screened: the evidence of a
+    MAIN/AUX pair may come in a later record of the batch. Each screened record is let go once parsed.
     """
     if prefilter is None:
-        return {
-            key: list(parse_activity_stream_record(record.document, record.location))
-            for key, record in decrypted.items()
-        }
-    screened = {key: prefilter.screen(record.document, record.location) for key, record in decrypted.items()}
-    return {key: list(prefilter.parse(record)) for key, record in screened.items()}
+        for key, record in decrypted:
+            yield key, list(parse_activity_stream_record(record.document, record.location))
+        return
+    screened = {key: prefilter.screen(record.document, record.location) for key, record in decrypted}
+    while screened:
+        key = next(iter(screened))
+        yield key, list(prefilter.parse(screened.pop(key)))
 
 
 @dataclass
@@ -149,14 +152,17 @@ def process_activity_batch(
     outcome = BatchOutcome()
     provenance = _Provenance()
     unavailable_keys: UnavailableKeys = {}
-    decrypted: dict[str, DecryptedRecord] = {}
-    for record in records:
-        key = record_key(record)
-        outcome.records[key], document = decrypt_activity_record(record, runtime, unavailable_keys)
-        if document is not None:
-            decrypted[key] = document
+
+    def decrypted() -> Iterator[tuple[str, DecryptedRecord]]:
+        """The decrypted records in batch order, noting every record's outcome on the way."""
+        for record in records:
+            key = record_key(record)
+            outcome.records[key], document = decrypt_activity_record(record, runtime, unavailable_keys)
+            if document is not None:
+                yield key, document
+
     prefilter = activity_prefilter_for(rule.needs for rule in runtime.rules)
-    for key, results in parse_decrypted(decrypted, prefilter).items():
+    for key, results in parse_decrypted(decrypted(), prefilter):
         outcome.records[key].events = events = list(accept_events(results, summary.run))
         for event in events:
             provenance.add(event, key)

@@ -53,7 +53,7 @@ def das_findings_of(
     report = RunReport()
     record_of: dict[str, str] = {}
     events: list[AuditEvent] = []
-    for key, results in parse_decrypted(decrypted, prefilter).items():
+    for key, results in parse_decrypted(decrypted.items(), prefilter):
         for event in accept_events(results, report):
             record_of[event.location] = key
             events.append(event)
