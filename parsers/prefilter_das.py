@@ -14,6 +14,8 @@ decrypted record (`databaseActivityEventList` item) is dropped, counted and neve
   evidence keeps the whole group, whatever its actions, so the observation rules see is unchanged.
 Anything the parser might reject (not an object, a bad logTime) and heartbeats are kept for it.
 Screen every record of a batch first, then parse them (a group's evidence may come in a later record).
+As with the text pre-filter, fewer events lie between two records of one statement afterwards: two
+that were more than the correlator's horizon (512 events in batch order) apart may now be joined.
 """
 
 from __future__ import annotations
