@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from detections.sql_statement import StatementKind
 from parsers.event import STATEMENT_ACTIONS, Action
 from parsers.prefilter import Prefilter
+
+if TYPE_CHECKING:  # the Activity Stream parser is imported by the Activity Stream path only
+    from parsers.prefilter_das import ActivityPrefilter
 
 LOGIN_ACTIONS = frozenset({Action.CONNECT, Action.FAILED_CONNECT})
 
@@ -72,11 +76,26 @@ def statement_keywords(needs: Iterable[RuleNeeds | None]) -> tuple[str, ...] | N
     return tuple(sorted(words))
 
 
-def prefilter_for(needs: Iterable[RuleNeeds | None]) -> Prefilter | None:
-    """A fresh pre-filter (its own counter) for rules with these needs; None when it cannot filter."""
+def declared_needs(needs: Iterable[RuleNeeds | None]) -> tuple[tuple[str, ...], frozenset[Action]] | None:
+    """The statement keywords and the actions rules with these needs read; None when any rule needs all."""
     declared = list(needs)
     keywords = statement_keywords(declared)
     if keywords is None:
         return None
-    actions = {action for need in declared if need is not None for action in need.actions}
-    return Prefilter(keywords, actions)
+    return keywords, frozenset(action for need in declared if need is not None for action in need.actions)
+
+
+def prefilter_for(needs: Iterable[RuleNeeds | None]) -> Prefilter | None:
+    """A fresh pre-filter (its own counter) for rules with these needs; None when it cannot filter."""
+    declared = declared_needs(needs)
+    return None if declared is None else Prefilter(*declared)
+
+
+def activity_prefilter_for(needs: Iterable[RuleNeeds | None]) -> ActivityPrefilter | None:
+    """A fresh Activity Stream pre-filter (one batch) for rules with these needs; None: it cannot filter."""
+    declared = declared_needs(needs)
+    if declared is None:
+        return None
+    from parsers.prefilter_das import ActivityPrefilter  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+    return ActivityPrefilter(*declared)

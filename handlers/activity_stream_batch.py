@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from detections.correlation import correlation_key
 from detections.engine import batch_order
 from detections.finding import Finding
 from detections.noise import collapse
+from detections.rule_needs import activity_prefilter_for
 from handlers.invocation import InvocationSummary, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
@@ -17,8 +19,9 @@ from notifiers.delivery import DeliveryReport, alert_id
 from parsers.activity_stream import parse_activity_stream_record
 from parsers.das_envelope import EnvelopeError, parse_envelope, resource_id_from_stream_arn
 from parsers.das_errors import DecryptError
-from parsers.event import AuditEvent
+from parsers.event import AuditEvent, ParseResult
 from parsers.kinesis_records import KinesisRecordError, record_data, sequence_number, sub_sequence_number
+from parsers.prefilter_das import ActivityPrefilter
 
 # Set on a Kinesis record that could not be de-aggregated, so its handler quarantines it.
 AGGREGATION_ERROR_KEY = "aggregationError"
@@ -51,39 +54,60 @@ class BatchOutcome:
 UnavailableKeys = dict[tuple[bytes, str], str]
 
 
-def decrypt_and_parse(
-    record: dict[str, Any],
-    runtime: Runtime,
-    summary: InvocationSummary,
-    unavailable_keys: UnavailableKeys,
-) -> RecordOutcome:
-    """One record → its audit events, or the reason it is quarantined or retried.
+def decrypt_activity_record(
+    record: dict[str, Any], runtime: Runtime, unavailable_keys: UnavailableKeys
+) -> tuple[RecordOutcome, DecryptedRecord | None]:
+    """One record → its decrypted document and location, or the reason it is quarantined or retried.
 
     A data key KMS could not decrypt (throttling, 5xx, network) is not asked for again in the same
     invocation: its later records fail at once, so a throttled KMS is not hammered once per record
     (they would be re-delivered anyway: Lambda retries from the first failed record).
     """
     if reason := record.get(AGGREGATION_ERROR_KEY):
-        return RecordOutcome(quarantine_reason=str(reason))
+        return RecordOutcome(quarantine_reason=str(reason)), None
     try:
         resource_id = resource_id_from_stream_arn(str(record.get("eventSourceARN", "")))
         envelope = parse_envelope(record_data(record))
     except (EnvelopeError, KinesisRecordError) as exc:
-        return RecordOutcome(quarantine_reason=str(exc))
+        return RecordOutcome(quarantine_reason=str(exc)), None
     data_key = (envelope.encrypted_key, resource_id)
     if data_key in unavailable_keys:
-        return RecordOutcome(retry_reason=unavailable_keys[data_key])
+        return RecordOutcome(retry_reason=unavailable_keys[data_key]), None
     try:
         document = runtime.decryptor.decrypt_envelope(envelope, resource_id)
     except DecryptError as exc:
         if not exc.retryable:
-            return RecordOutcome(quarantine_reason=str(exc))
+            return RecordOutcome(quarantine_reason=str(exc)), None
         unavailable_keys[data_key] = str(exc)  # only the KMS step fails retryably
-        return RecordOutcome(retry_reason=str(exc))
-    location = f"{resource_id}/{record_key(record)}"
-    return RecordOutcome(
-        events=list(accept_events(parse_activity_stream_record(document, location), summary.run))
-    )
+        return RecordOutcome(retry_reason=str(exc)), None
+    return RecordOutcome(), DecryptedRecord(document, f"{resource_id}/{record_key(record)}")
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptedRecord:
+    """A decrypted DatabaseActivityMonitoringRecord and the location its events are named after."""
+
+    document: dict[str, object]
+    location: str
+
+
+def parse_decrypted(
+    decrypted: Iterable[tuple[str, DecryptedRecord]], prefilter: ActivityPrefilter | None
+) -> Iterator[tuple[str, list[ParseResult]]]:
+    """Each record's parse results, by record key; with a pre-filter, events no rule can match are dropped.
+
+    With a pre-filter every record is screened as it arrives (its document then let go: only the
+    items that may matter are held) and none is parsed before all are screened: the evidence of a
+    MAIN/AUX pair may come in a later record of the batch. Each screened record is let go once parsed.
+    """
+    if prefilter is None:
+        for key, record in decrypted:
+            yield key, list(parse_activity_stream_record(record.document, record.location))
+        return
+    screened = {key: prefilter.screen(record.document, record.location) for key, record in decrypted}
+    while screened:
+        key = next(iter(screened))
+        yield key, list(prefilter.parse(screened.pop(key)))
 
 
 @dataclass
@@ -128,11 +152,21 @@ def process_activity_batch(
     outcome = BatchOutcome()
     provenance = _Provenance()
     unavailable_keys: UnavailableKeys = {}
-    for record in records:
-        key = record_key(record)
-        result = outcome.records[key] = decrypt_and_parse(record, runtime, summary, unavailable_keys)
-        for event in result.events:
+
+    def decrypted() -> Iterator[tuple[str, DecryptedRecord]]:
+        """The decrypted records in batch order, noting every record's outcome on the way."""
+        for record in records:
+            key = record_key(record)
+            outcome.records[key], document = decrypt_activity_record(record, runtime, unavailable_keys)
+            if document is not None:
+                yield key, document
+
+    prefilter = activity_prefilter_for(rule.needs for rule in runtime.rules)
+    for key, results in parse_decrypted(decrypted(), prefilter):
+        outcome.records[key].events = events = list(accept_events(results, summary.run))
+        for event in events:
             provenance.add(event, key)
+    summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     events = sorted((e for r in outcome.records.values() for e in r.events), key=batch_order)
     # Each Kinesis record is a unit: a retried batch (from the first failed record on) reads the rule
     # windows without its records' earlier contributions and adds nothing twice.

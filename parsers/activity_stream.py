@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from parsers.activity_stream_fields import (
     AURORA_MYSQL,
@@ -32,6 +32,9 @@ _CONNECT_COMMANDS = frozenset({"CONNECT", "LOGON", "LOGIN SUCCEEDED"})
 _DISCONNECT_COMMANDS = frozenset({"DISCONNECT", "LOGOFF", "LOGOFF BY CLEANUP", "LOGOUT"})
 _FAILED_CONNECT_COMMANDS = frozenset({"FAILED_CONNECT", "AUTH FAILURE", "LOGIN FAILED"})
 _CHANGE_USER_COMMANDS = frozenset({"CHANGEUSER"})
+_SESSION_COMMANDS = (
+    _CONNECT_COMMANDS | _DISCONNECT_COMMANDS | _FAILED_CONNECT_COMMANDS | _CHANGE_USER_COMMANDS
+)
 _POSTGRES_CLASS_ACTIONS = {
     "DDL": Action.QUERY_DDL,
     "ROLE": Action.QUERY_DCL,
@@ -40,9 +43,8 @@ _POSTGRES_CLASS_ACTIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class _Classified:
-    """What one event means once its engine's conventions are applied."""
+class Classified(NamedTuple):
+    """What one event means once its engine's conventions are applied (a tuple: built per event, fast)."""
 
     action: Action
     statement: str | None
@@ -52,39 +54,45 @@ class _Classified:
 
 def parse_activity_stream_record(record: Mapping[str, object], location: str = "") -> Iterator[ParseResult]:
     """Yield one AuditEvent per activity event (heartbeats skipped) and a ParseFailure per bad item."""
+    listed = activity_event_list(record, location)
+    if isinstance(listed, ParseFailure):
+        yield listed
+        return
+    events, cluster = listed
+    for index, item in enumerate(events):
+        result = parse_activity_event(item, cluster, f"{location}[{index}]")
+        if result is not None:
+            yield result
+
+
+def activity_event_list(record: object, location: str) -> tuple[list[object], str] | ParseFailure:
+    """A decrypted record's event list and cluster (the doc samples' nesting undone), or why it has none."""
     if not isinstance(record, Mapping):
-        yield _failure(
+        return _failure(
             f"activity-stream record is not an object (got {json_type_name(record)})", record, location
         )
-        return
     if record.get("type") == ENVELOPE_TYPE:
         inner = record.get("databaseActivityEvents")
         if not isinstance(inner, Mapping):
-            yield _failure(
+            return _failure(
                 "activity-stream record is still encrypted (decrypt the envelope first)", record, location
             )
-            return
         # The AWS docs print Aurora PostgreSQL samples with the decrypted record nested in the envelope.
         record = inner
     events = record.get(EVENT_LIST_KEY)
     if not isinstance(events, list):
-        yield _failure(f"activity-stream record has no {EVENT_LIST_KEY} array", record, location)
-        return
-    cluster = text(record.get("clusterId")) or text(record.get("instanceId"))
-    for index, item in enumerate(events):
-        item_location = f"{location}[{index}]"
-        try:
-            event = _parse_event(item, cluster, item_location)
-        except ActivityFieldError as exc:
-            yield _failure(str(exc), item, item_location)
-            continue
-        except Exception as exc:  # noqa: BLE001 — per-record isolation boundary: one item never stops the rest
-            yield _failure(
-                f"unexpected {type(exc).__name__} while reading the activity event", item, item_location
-            )
-            continue
-        if event is not None:
-            yield event
+        return _failure(f"activity-stream record has no {EVENT_LIST_KEY} array", record, location)
+    return events, text(record.get("clusterId")) or text(record.get("instanceId"))
+
+
+def parse_activity_event(item: object, cluster: str, location: str) -> ParseResult | None:
+    """One list item → AuditEvent, None for a heartbeat, or a ParseFailure (never raises)."""
+    try:
+        return _parse_event(item, cluster, location)
+    except ActivityFieldError as exc:
+        return _failure(str(exc), item, location)
+    except Exception as exc:  # noqa: BLE001 — per-record isolation boundary: one item never stops the rest
+        return _failure(f"unexpected {type(exc).__name__} while reading the activity event", item, location)
 
 
 def _parse_event(item: object, cluster: str, location: str) -> AuditEvent | None:
@@ -100,7 +108,7 @@ def _parse_event(item: object, cluster: str, location: str) -> AuditEvent | None
     pid = text(item.get("pid"))
     statement_id = text(item.get("statementId"))
     substatement_id = text(item.get("substatementId"))
-    classified = _classify(item, engine)
+    classified = classify_event(item, engine)
     return AuditEvent(
         source=Source.ACTIVITY_STREAM,
         time=time,
@@ -112,7 +120,7 @@ def _parse_event(item: object, cluster: str, location: str) -> AuditEvent | None
         client_host=text(item.get("remoteHost")),
         client_port=text(item.get("remotePort")),
         session_id=text(item.get("sessionId")),
-        query_id=_query_id(engine, pid, statement_id, substatement_id),
+        query_id=query_id_of(engine, pid, statement_id, substatement_id),
         command=text(item.get("command")),
         database=text(item.get("databaseName")),
         object=text(item.get("objectName")),
@@ -126,7 +134,7 @@ def _parse_event(item: object, cluster: str, location: str) -> AuditEvent | None
     )
 
 
-def _classify(item: Mapping[str, object], engine: str) -> _Classified:
+def classify_event(item: Mapping[str, object], engine: str) -> Classified:
     """Map class/command/exitCode to an Action with the engine's status conventions."""
     command = text(item.get("command")).strip().upper()
     event_class = text(item.get("class")).strip().upper()
@@ -140,25 +148,32 @@ def _classify(item: Mapping[str, object], engine: str) -> _Classified:
 
     if engine == AURORA_MYSQL and event_class == "AUX":
         # AUX commandText holds the object name, not SQL: the MAIN event carries the statement.
-        return _Classified(Action.TABLE, None, status, error_message)
+        return Classified(Action.TABLE, None, status, error_message)
     if command in _FAILED_CONNECT_COMMANDS or (command in _CONNECT_COMMANDS and failed):
         return _failed_connect(statement, status, error_message)
     if command in _CONNECT_COMMANDS or (engine == AURORA_POSTGRESQL and event_class == "CONNECT"):
         if command in _DISCONNECT_COMMANDS:
-            return _Classified(Action.DISCONNECT, None, status, error_message)
+            return Classified(Action.DISCONNECT, None, status, error_message)
         action = Action.FAILED_CONNECT if failed else Action.CONNECT
-        return _Classified(action, None, status, error_message)
+        return Classified(action, None, status, error_message)
     if command in _DISCONNECT_COMMANDS:
-        return _Classified(Action.DISCONNECT, None, status, error_message)
+        return Classified(Action.DISCONNECT, None, status, error_message)
     if command in _CHANGE_USER_COMMANDS:
-        return _Classified(Action.CHANGE_USER, None, status, error_message)
+        return Classified(Action.CHANGE_USER, None, status, error_message)
     if engine == AURORA_POSTGRESQL:
         action = _POSTGRES_CLASS_ACTIONS.get(event_class, Action.QUERY)
-        return _Classified(action, statement, status, error_message)
-    return _Classified(Action.QUERY, statement, status, error_message)
+        return Classified(action, statement, status, error_message)
+    return Classified(Action.QUERY, statement, status, error_message)
 
 
-def _failed_connect(statement: str | None, status: str, error_message: str) -> _Classified:
+def surely_statement(command: str, event_class: str) -> bool:
+    """Whether classify_event gives a statement action to this command and class (stripped, upper
+    case) whatever the engine and exit code: no session verb, not the CONNECT class (Aurora PostgreSQL).
+    """
+    return command not in _SESSION_COMMANDS and event_class != "CONNECT"
+
+
+def _failed_connect(statement: str | None, status: str, error_message: str) -> Classified:
     """A failed login: carry an error code in status and the reason in error_message."""
     if not error_message and statement is not None:
         # SQL Server puts "Login failed for user 'x'. Reason: …" in commandText: it is the error text.
@@ -166,10 +181,10 @@ def _failed_connect(statement: str | None, status: str, error_message: str) -> _
     if status in ("", "0"):
         # UNVERIFIED which field holds 1045 for Aurora MySQL: take a number from errorMessage if any.
         status = error_number_in(error_message) or status
-    return _Classified(Action.FAILED_CONNECT, None, status, error_message)
+    return Classified(Action.FAILED_CONNECT, None, status, error_message)
 
 
-def _query_id(engine: str, pid: str, statement_id: str, substatement_id: str) -> str:
+def query_id_of(engine: str, pid: str, statement_id: str, substatement_id: str) -> str:
     """Aurora MySQL: `pid:statementId` so MAIN and AUX pair up; others: `statementId.substatementId`."""
     if engine == AURORA_MYSQL:
         return f"{pid}:{statement_id}"

@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from parsers.cloudwatch_logs import json_type_name
 from parsers.das_envelope import DasEnvelope, EnvelopeError, encryption_context, parse_envelope
 from parsers.das_errors import DecryptError
+from parsers.das_materials import NativePointMaterialsManager
 
 __all__ = ["ActivityStreamDecryptor", "DataKeyCache", "DataKeyProvider", "DecryptError", "gunzip_bounded"]
 
@@ -234,7 +235,8 @@ class ActivityStreamDecryptor:
         provider = self._key_cache.key_provider(envelope.encrypted_key, resource_id)
         try:
             compressed, _header = self._client.decrypt(
-                source=envelope.encrypted_events, key_provider=provider
+                source=envelope.encrypted_events,
+                materials_manager=NativePointMaterialsManager(master_key_provider=provider),
             )
         except _ESDK_FAILURES as exc:
             raise DecryptError(

@@ -200,3 +200,32 @@ def test_kms_is_called_once_per_data_key_for_a_batch_of_500(
     assert calls_after_first == 3
     assert kms.decrypt_calls == 3
     assert [summary["events"] for summary in summaries.all()] == [{"activity_stream": 500}] * 2
+
+
+def test_plain_selects_are_prefiltered_and_the_drop_split_across_records_still_alerts(
+    das_world: DasWorld, summaries: Summaries
+) -> None:
+    """GIVEN a record of plain SELECTs and a failed login, and two records holding the MAIN (a keyword-less
+    CALL) and the AUX DROP of one statement WHEN the handler runs THEN the SELECTs are counted as
+    pre-filtered, never parsed, while the failed login and the drop (from the AUX evidence) alert."""
+    _connect, failed, main, aux = das.aurora_mysql_events()
+    selects = [
+        {**main, "commandText": f"SELECT * FROM orders WHERE id = {n}", "statementId": 100 + n}
+        for n in range(5)
+    ]
+    batches = [[*selects, failed], [{**main, "commandText": "CALL purge_orders()"}], [aux]]
+    records = [
+        das.kinesis_record(
+            das_world.record_data(das.mysql_record(events), AMS, version="1.2"), resource_id=AMS, index=i
+        )
+        for i, events in enumerate(batches)
+    ]
+
+    failures = das_world.invoke(records)
+
+    assert failures == []
+    assert summaries.last()["prefiltered"] == 5
+    assert summaries.last()["events"] == {"activity_stream": 3}
+    assert summaries.last()["findings"] == {"failed-login": 1, "drop-table": 1}
+    assert email_subjects(das_world) == [AMS_FAILED_LOGIN]
+    assert slack_headlines(das_world) == [AMS_DROP]
