@@ -16,8 +16,9 @@ decides on the raw text split at its fixed leading fields, over one batch of rec
   when the QUERY line is not in the batch, all stay.
 A record is dropped only after a complete line (never inside, or right after, a multi-line
 statement: the parser's joining of continuation lines stays exactly the same), and only when its
-connection id is numeric; anything else the parser might reject is kept. PostgreSQL and Activity
-Stream records are not filtered here (ERROR/STATEMENT and pgaudit siblings complete a statement).
+connection id is numeric; anything else the parser might reject is kept. PostgreSQL records are
+not filtered (ERROR/STATEMENT and pgaudit siblings complete a statement); Activity Stream events
+have their own pre-filter (parsers/prefilter_das.py).
 """
 
 from __future__ import annotations
