@@ -61,6 +61,11 @@ def decode_cloudwatch_payload(data: str | bytes) -> LogBatch:
 
 def decode_base64(text: str | bytes) -> bytes:
     """Strictly decode base64 (whitespace such as line wraps ignored) or raise PayloadError."""
+    if text:
+        try:  # the common case, no line wraps: no copy without whitespace first
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # whitespace to drop, or a real error: reported by the careful path below
     compact = b"".join(text.split()) if isinstance(text, bytes) else "".join(text.split())
     if not compact:
         raise PayloadError("payload is empty")
@@ -89,9 +94,7 @@ def log_batch_from_json(document: Mapping[str, object]) -> LogBatch:
         subscription_filters=_subscription_filters(document.get("subscriptionFilters")),
         message_type=message_type,
         policy_level=_optional_str(document, "policyLevel"),
-        records=tuple(
-            _raw_record(event, index, f"{log_group}/{log_stream}") for index, event in enumerate(events)
-        ),
+        records=_raw_records(events, f"{log_group}/{log_stream}"),
     )
 
 
@@ -153,6 +156,24 @@ def _batch_from_json_bytes(data: bytes) -> LogBatch:
     if not isinstance(document, dict):
         raise PayloadError(f"payload JSON is not an object (got {json_type_name(document)})")
     return log_batch_from_json(document)
+
+
+def _raw_records(events: list[object], stream_path: str) -> tuple[RawRecord, ...]:
+    """`logEvents` → RawRecords: exact-type checks for what CloudWatch sends, else careful `_raw_record`."""
+    location_prefix = f"{stream_path}#"
+    make = tuple.__new__  # RawRecord's own __new__ adds a Python call per event for the defaults
+    records: list[RawRecord] = []
+    append = records.append
+    for event in events:
+        if type(event) is dict:
+            message = event.get("message")
+            event_id = event.get("id", "")
+            timestamp = event.get("timestamp")
+            if type(message) is str and type(event_id) is str and type(timestamp) is int:
+                append(make(RawRecord, (message, location_prefix + event_id, event_id, timestamp)))
+                continue
+        append(_raw_record(event, len(records), stream_path))  # one record per event: len is the index
+    return tuple(records)
 
 
 def _raw_record(event: object, index: int, stream_path: str) -> RawRecord:

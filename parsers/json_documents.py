@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -115,7 +115,7 @@ def _from_log_batch(batch: LogBatch, location: str) -> list[JsonBatch]:
     if batch.is_control_message or not batch.records:
         return []
     records = tuple(
-        replace(record, location=_event_location(location, record.event_id, index))
+        record._replace(location=_event_location(location, record.event_id, index))
         for index, record in enumerate(batch.records)
     )
     return [

@@ -11,48 +11,31 @@ right: retcode, then RDS MySQL's `,,` (QUERY) or `,<connection_type>` (connectio
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from parsers.event import Action, AuditEvent, ParseFailure, ParseResult, Source
+from parsers.mysql_fast_path import FastLineReader
 from parsers.mysql_fields import (
     HEADER_PREFIX,
+    QUOTED_OBJECT_ACTIONS,
+    STATEMENT_TAIL,
     TIMESTAMP_PREFIX,
     AuditTimestamp,
     MalformedAuditLineError,
     parse_timestamp,
+    reaches_query_log_limit,
     require_numeric_id,
     split_host_port,
     unescape_statement,
-    utf8_length,
 )
+from parsers.mysql_fields import OPERATION_ACTIONS as FIELD_OPERATION_ACTIONS
 from parsers.records import Origin, RawRecord
 
 FAILURE_SOURCE = "mysql_audit"
+# Operation names → actions, as the pre-filter reads them (parsers/prefilter.py); defined with the fields.
+OPERATION_ACTIONS: dict[str, Action] = FIELD_OPERATION_ACTIONS
 
-_OPERATIONS: dict[str, Action] = {
-    "CONNECT": Action.CONNECT,
-    "FAILED_CONNECT": Action.FAILED_CONNECT,
-    "DISCONNECT": Action.DISCONNECT,
-    "CHANGEUSER": Action.CHANGE_USER,
-    "PROXY_CONNECT": Action.PROXY_CONNECT,
-    "QUERY": Action.QUERY,
-    "QUERY_DDL": Action.QUERY_DDL,
-    "QUERY_DML": Action.QUERY_DML,
-    "QUERY_DCL": Action.QUERY_DCL,
-    # TABLE events (server_audit_events=TABLE): the operation names what was done to the table.
-    "READ": Action.TABLE,
-    "WRITE": Action.TABLE,
-    "CREATE": Action.TABLE,
-    "ALTER": Action.TABLE,
-    "RENAME": Action.TABLE,
-    "DROP": Action.TABLE,
-}
-OPERATION_ACTIONS: dict[str, Action] = _OPERATIONS  # read by the pre-filter (parsers/prefilter.py)
-_QUOTED_OBJECT_ACTIONS = frozenset({Action.QUERY, Action.QUERY_DDL, Action.QUERY_DML, Action.QUERY_DCL})
-
-# After the closing quote of a statement: retcode, then `,,` on RDS MySQL (two empty fields).
-_STATEMENT_TAIL = re.compile(r",(-?\d*)(,,)?", re.ASCII)
 # A bare object, the retcode (empty on TABLE events), then RDS MySQL's connection_type if present.
 _BARE_OBJECT_TAIL = re.compile(r"([^,]*),(-?\d*)(?:,([A-Za-z][A-Za-z/_ ]*))?", re.ASCII)
 
@@ -109,7 +92,7 @@ def _read_header(line: str) -> _Header:
     # Ids before the operation: a comma in a user or host name shows up first as a non-numeric id.
     connection_id = require_numeric_id(connection_id, "connection id")
     query_id = require_numeric_id(query_id, "query id")
-    action = _OPERATIONS.get(operation)
+    action = FIELD_OPERATION_ACTIONS.get(operation)
     if action is None:
         raise MalformedAuditLineError("unknown operation")
     return _Header(
@@ -131,21 +114,12 @@ def _closing_quote_tail(last_line: str, opening_quote_at: int) -> re.Match[str] 
     closing = last_line.rfind("'")
     if closing <= opening_quote_at:
         return None
-    return _STATEMENT_TAIL.fullmatch(last_line, closing + 1)
+    return STATEMENT_TAIL.fullmatch(last_line, closing + 1)
 
 
 def statement_closes_on_line(rest: str) -> bool:
     """Whether fields 9+ of one physical QUERY line (`'<escaped>',<retcode>[,,]`) end the statement there."""
     return rest.startswith("'") and "\n" not in rest and _closing_quote_tail(rest, 0) is not None
-
-
-def _reaches_query_log_limit(escaped: str, query_log_limit: int) -> bool:
-    """Whether the escaped text filled server_audit_query_log_limit (counted in bytes, like the plugin).
-
-    The plugin stops one byte short when the next character needs a two-byte escape (its own test:
-    limit 15 gives the 14 bytes `select \\'A\\', `), so limit - 1 bytes already counts as full.
-    """
-    return utf8_length(escaped) >= query_log_limit - 1
 
 
 def _read_statement_body(rest: str, query_log_limit: int | None) -> _Body | None:
@@ -164,7 +138,7 @@ def _read_statement_body(rest: str, query_log_limit: int | None) -> _Body | None
         unescaped.dangling_backslash
         # a cut multi-byte character, decoded with errors="replace" by the file reader
         or unescaped.text.endswith("\ufffd")
-        or (query_log_limit is not None and _reaches_query_log_limit(escaped, query_log_limit))
+        or (query_log_limit is not None and reaches_query_log_limit(escaped, query_log_limit))
     )
     return _Body(
         object="",
@@ -295,7 +269,7 @@ class _MysqlAuditReader:
     def _start(self, record: RawRecord) -> Iterator[ParseResult]:
         """Parse a record that is not a continuation."""
         header = _read_header(_strip_line_end(record.text))
-        if header.action not in _QUOTED_OBJECT_ACTIONS:
+        if header.action not in QUOTED_OBJECT_ACTIONS:
             yield _build_event(header, _read_bare_body(header.rest), record, record.text, self.origin)
             return
         body = _read_statement_body(header.rest, self.query_log_limit)
@@ -334,11 +308,33 @@ def parse_mysql_audit(
     following records that do not start with a timestamp (joined with "\\n", location = first line);
     see tests for the pinned behaviour. With `query_log_limit`, a statement whose escaped text fills
     that many UTF-8 bytes (or one less: a cut escape pair) is marked truncated (server_audit cuts
-    silently).
+    silently). Common one-line records take the fast path (parsers/mysql_fast_path.py).
     """
+    return _parse(records, origin, query_log_limit, FastLineReader(origin, query_log_limit).event)
+
+
+def parse_mysql_audit_carefully(
+    records: Iterable[RawRecord], origin: Origin = _NO_ORIGIN, *, query_log_limit: int | None = None
+) -> Iterator[ParseResult]:
+    """parse_mysql_audit without the fast path: the reference its results must equal (tests compare)."""
+    return _parse(records, origin, query_log_limit, None)
+
+
+def _parse(
+    records: Iterable[RawRecord],
+    origin: Origin,
+    query_log_limit: int | None,
+    fast_event: Callable[[RawRecord], AuditEvent | None] | None,
+) -> Iterator[ParseResult]:
+    """Each record through `fast_event` when no statement is open and it is sure, else the careful reader."""
     reader = _MysqlAuditReader(origin, query_log_limit)
     for record in records:
         try:
+            if fast_event is not None and reader.open is None:
+                event = fast_event(record)
+                if event is not None:
+                    yield event
+                    continue
             yield from reader.feed(record)
         except Exception as exc:  # noqa: BLE001 - per-record isolation boundary: one bad line never stops a batch
             reader.open = None

@@ -6,8 +6,9 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
-from parsers.event import Source
+from parsers.event import Action, Source
 
 
 class MalformedAuditLineError(ValueError):
@@ -19,7 +20,31 @@ class MalformedAuditLineError(ValueError):
         self.reason = reason
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OPERATION_ACTIONS: dict[str, Action] = {
+    "CONNECT": Action.CONNECT,
+    "FAILED_CONNECT": Action.FAILED_CONNECT,
+    "DISCONNECT": Action.DISCONNECT,
+    "CHANGEUSER": Action.CHANGE_USER,
+    "PROXY_CONNECT": Action.PROXY_CONNECT,
+    "QUERY": Action.QUERY,
+    "QUERY_DDL": Action.QUERY_DDL,
+    "QUERY_DML": Action.QUERY_DML,
+    "QUERY_DCL": Action.QUERY_DCL,
+    # TABLE events (server_audit_events=TABLE): the operation names what was done to the table.
+    "READ": Action.TABLE,
+    "WRITE": Action.TABLE,
+    "CREATE": Action.TABLE,
+    "ALTER": Action.TABLE,
+    "RENAME": Action.TABLE,
+    "DROP": Action.TABLE,
+}
+# Operations whose object field is a quoted, escaped statement (the others carry a bare token).
+QUOTED_OBJECT_ACTIONS = frozenset({Action.QUERY, Action.QUERY_DDL, Action.QUERY_DML, Action.QUERY_DCL})
+
+# After the closing quote of a statement: retcode, then `,,` on RDS MySQL (two empty fields).
+STATEMENT_TAIL = re.compile(r",(-?\d*)(,,)?", re.ASCII)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AURORA_TIMESTAMP = re.compile(r"\d{16}", re.ASCII)
 _PLUGIN_TIMESTAMP = re.compile(r"(\d{4})(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})", re.ASCII)
 _NUMERIC_ID = re.compile(r"-?\d+", re.ASCII)  # the plugin prints ids with %d/%lld, so a sign can appear
@@ -45,7 +70,7 @@ def parse_timestamp(text: str) -> AuditTimestamp:
     """Read a 16-digit µs epoch (Aurora) or a `YYYYMMDD HH:MM:SS` plugin timestamp, taken as UTC."""
     if _AURORA_TIMESTAMP.fullmatch(text):
         # Integer microseconds: float seconds would lose the last digits.
-        return AuditTimestamp(_EPOCH + timedelta(microseconds=int(text)), Source.AURORA_MYSQL)
+        return AuditTimestamp(EPOCH + timedelta(microseconds=int(text)), Source.AURORA_MYSQL)
     match = _PLUGIN_TIMESTAMP.fullmatch(text)
     if match is None:
         raise MalformedAuditLineError("bad timestamp")
@@ -65,27 +90,28 @@ def require_numeric_id(text: str, what: str) -> str:
     return text
 
 
-_UNESCAPES = {
-    "n": "\n",
-    "t": "\t",
-    "r": "\r",
-    "b": "\b",
-    "f": "\f",
-    "'": "'",
-    "\\": "\\",
-    '"': '"',
-    "0": "\0",
-}
-_ESCAPE_SEQUENCE = re.compile(r"\\(.)", re.DOTALL)
+# Every escape pair but `\\\\` (handled by splitting on it first), with the character it stands for.
+_ESCAPE_PAIRS = (
+    ("\\n", "\n"),
+    ("\\t", "\t"),
+    ("\\r", "\r"),
+    ("\\b", "\b"),
+    ("\\f", "\f"),
+    ("\\'", "'"),
+    ('\\"', '"'),
+    ("\\0", "\0"),
+)
 
 
-def _replace_escape(match: re.Match[str]) -> str:
-    """Map one `\\x` pair to its character; an unknown escape keeps its backslash."""
-    return _UNESCAPES.get(match.group(1), match.group(0))
+def _unescape_pairs(text: str) -> str:
+    """Undo the escape pairs of a text holding no `\\\\`: each backslash pairs with the next character."""
+    for pair, char in _ESCAPE_PAIRS:
+        if pair in text:
+            text = text.replace(pair, char)
+    return text
 
 
-@dataclass(frozen=True, slots=True)
-class UnescapedStatement:
+class UnescapedStatement(NamedTuple):
     """Statement text with the plugin's escapes undone, and whether a cut escape was dropped."""
 
     text: str
@@ -100,7 +126,12 @@ def unescape_statement(body: str) -> UnescapedStatement:
         body = body[:-1]
     if "\\" not in body:
         return UnescapedStatement(body, dangling)
-    return UnescapedStatement(_ESCAPE_SEQUENCE.sub(_replace_escape, body), dangling)
+    unquoted = body.replace("\\'", "'")
+    if "\\" not in unquoted:  # every backslash escaped a quote: the usual case (string literals)
+        return UnescapedStatement(unquoted, dangling)
+    # Backslashes pair from the left, so splitting on `\\\\` first leaves pieces where every backslash
+    # begins a pair with a non-backslash character (an unknown pair keeps its backslash).
+    return UnescapedStatement("\\".join(_unescape_pairs(piece) for piece in body.split("\\\\")), dangling)
 
 
 _TRAILING_PORT = re.compile(r"(.*):(\d{1,5})", re.DOTALL | re.ASCII)
@@ -138,3 +169,12 @@ def split_host_port(host: str) -> tuple[str, str]:
 def utf8_length(text: str) -> int:
     """Length in UTF-8 bytes, the unit server_audit_query_log_limit counts in."""
     return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def reaches_query_log_limit(escaped: str, query_log_limit: int) -> bool:
+    """Whether the escaped text filled server_audit_query_log_limit (counted in bytes, like the plugin).
+
+    The plugin stops one byte short when the next character needs a two-byte escape (its own test:
+    limit 15 gives the 14 bytes `select \\'A\\', `), so limit - 1 bytes already counts as full.
+    """
+    return utf8_length(escaped) >= query_log_limit - 1

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """One delivered record: a physical file line, or a CloudWatch log event's message."""
+class RawRecord(NamedTuple):
+    """One delivered record: a physical file line, or a CloudWatch log event's message.
+
+    A NamedTuple, not a dataclass: a CloudWatch batch builds one per log event and a tuple costs a
+    fraction of a frozen dataclass to make. Copy with a change via `record._replace(location=…)`.
+    """
 
     text: str
     location: str = ""  # "<file>:<line>" for files, "<logGroup>/<logStream>#<id>" for CloudWatch

@@ -206,3 +206,49 @@ def test_timestamp_type_drift(timestamp: object, expected: int) -> None:
     }
 
     assert log_batch_from_json(document).records[0].timestamp_ms == expected
+
+
+def test_events_of_every_accepted_shape_mixed_in_one_batch_keep_their_order_and_values() -> None:
+    """GIVEN common events (string id, int timestamp) mixed with drifted ones (int id, float or digit-string
+    timestamp, none) WHEN read THEN each gets the same record it would alone, in order."""
+    events: list[object] = [
+        {"id": "a", "timestamp": 5, "message": "one"},
+        {"id": 8, "timestamp": 6.0, "message": "two"},
+        {"id": "c", "timestamp": "7", "message": "three"},
+        {"message": "four"},
+        {"id": "e", "timestamp": 9, "message": "five", "extra": True},
+    ]
+    document = {"messageType": "DATA_MESSAGE", "logGroup": "g", "logStream": "s", "logEvents": events}
+
+    records = log_batch_from_json(document).records
+
+    assert records == (
+        RawRecord(text="one", location="g/s#a", event_id="a", timestamp_ms=5),
+        RawRecord(text="two", location="g/s#8", event_id="8", timestamp_ms=6),
+        RawRecord(text="three", location="g/s#c", event_id="c", timestamp_ms=7),
+        RawRecord(text="four", location="g/s#", event_id="", timestamp_ms=None),
+        RawRecord(text="five", location="g/s#e", event_id="e", timestamp_ms=9),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad_event", "message"),
+    [
+        ("text", "logEvents[2] is not an object (got string)"),
+        ({"id": "x", "timestamp": 1}, "logEvents[2] has no string message"),
+        ({"id": True, "timestamp": 1, "message": "m"}, "logEvents[2].id is not a string (got boolean)"),
+        (
+            {"id": "x", "timestamp": True, "message": "m"},
+            "logEvents[2].timestamp is a boolean, expected epoch milliseconds",
+        ),
+    ],
+)
+def test_a_bad_event_after_good_ones_is_named_by_its_index(bad_event: object, message: str) -> None:
+    """GIVEN two well-formed events and then a bad one WHEN read THEN the PayloadError names logEvents[2]."""
+    good = {"id": "a", "timestamp": 5, "message": "m"}
+    document = {"messageType": "DATA_MESSAGE", "logEvents": [good, good, bad_event]}
+
+    with pytest.raises(PayloadError) as caught:
+        log_batch_from_json(document)
+
+    assert str(caught.value) == message

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
-from parsers import mysql_audit
-from parsers.event import Action, AuditEvent, ParseFailure
-from parsers.mysql_audit import looks_like_mysql_audit, parse_mysql_audit
+from parsers import mysql_audit, mysql_fast_path
+from parsers.event import Action, AuditEvent, ParseFailure, ParseResult
+from parsers.mysql_audit import looks_like_mysql_audit, parse_mysql_audit, parse_mysql_audit_carefully
 from parsers.records import RawRecord
 from tests.unit.parsers.mysql_audit_lines import (
     AURORA_HEAD,
@@ -159,23 +161,29 @@ def test_crlf_line_end_is_tolerated_and_raw_kept() -> None:
     assert (event.statement, event.status, event.engine, event.raw) == ("SELECT 1", "0", "mysql", line)
 
 
-def test_an_internal_error_is_isolated_to_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    """GIVEN a bug that raises on one record WHEN parsed THEN that record fails and the next still parses."""
+@pytest.mark.parametrize("parse", [parse_mysql_audit, parse_mysql_audit_carefully])
+def test_an_internal_error_is_isolated_to_its_record(
+    monkeypatch: pytest.MonkeyPatch, parse: Callable[[list[RawRecord]], Iterator[ParseResult]]
+) -> None:
+    """GIVEN a bug that raises on one record (in the fast path or the careful reader)
+    WHEN parsed THEN that record fails and the next still parses."""
     real = mysql_audit.split_host_port
 
     def explode_on_bad_host(host: str) -> tuple[str, str]:
-        if host == "boom":
+        if host.startswith("boom"):
             raise RuntimeError(host)
         return real(host)
 
     monkeypatch.setattr(mysql_audit, "split_host_port", explode_on_bad_host)
-    bad = "20240101 12:00:00,h,u,boom,7,0,CONNECT,,,0"
+    monkeypatch.setattr(mysql_fast_path, "split_host_port", explode_on_bad_host)
+    bad = "20240101 12:00:00,h,u,boom:3306,7,0,CONNECT,,,0"
+    records = [RawRecord(bad, "t:1"), RawRecord("20240101 12:00:00,h,u,ok:3306,8,0,CONNECT,,,0", "t:2")]
 
-    results = parse_lines(bad, "20240101 12:00:00,h,u,ok,8,0,CONNECT,,,0")
+    results = list(parse(records))
 
     assert results[0] == ParseFailure("mysql_audit", "internal error: RuntimeError", bad, "t:1")
     assert isinstance(results[1], AuditEvent)
-    assert results[1].client_host == "ok"
+    assert (results[1].client_host, results[1].client_port) == ("ok", "3306")
 
 
 # --- sniffing -----------------------------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers.event import Source
 from parsers.mysql_fields import (
@@ -75,6 +78,38 @@ def test_require_numeric_id_refuses_non_numbers(text: str) -> None:
 def test_unescape_statement(body: str, text: str, dangling: bool) -> None:
     """GIVEN the text between the quotes WHEN unescaped THEN the original characters and any cut escape."""
     assert unescape_statement(body) == UnescapedStatement(text, dangling)
+
+
+# The plugin's escapes read by one regex, left to right, as the parser first did: the reference
+# the faster str-based unescaping must equal.
+_REFERENCE_UNESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "b": "\b",
+    "f": "\f",
+    "'": "'",
+    "\\": "\\",
+    '"': '"',
+    "0": "\0",
+}
+_REFERENCE_PAIR = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _reference_unescape(body: str) -> UnescapedStatement:
+    """Drop a lone trailing backslash, then map each `\\x` pair from the left (unknown pairs kept)."""
+    dangling = (len(body) - len(body.rstrip("\\"))) % 2 == 1
+    body = body[:-1] if dangling else body
+    text = _REFERENCE_PAIR.sub(lambda pair: _REFERENCE_UNESCAPES.get(pair.group(1), pair.group(0)), body)
+    return UnescapedStatement(text, dangling)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("\\\\\\'\"ntrbf0x \n")) | st.characters(), max_size=30))
+def test_unescape_statement_equals_the_left_to_right_reference(body: str) -> None:
+    """GIVEN any text dense in backslashes, quotes and escape letters WHEN unescaped
+    THEN exactly what reading each pair from the left gives."""
+    assert unescape_statement(body) == _reference_unescape(body)
 
 
 @pytest.mark.parametrize(
