@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.workloads import aurora_lines
-from parsers.event import Action, AuditEvent, ParseResult, Source
+from parsers.event import AuditEvent, ParseResult
 from parsers.mysql_audit import looks_like_mysql_audit, parse_mysql_audit, parse_mysql_audit_carefully
-from parsers.mysql_fast_path import FastLineReader, slot_constructor
+from parsers.mysql_fast_path import FastLineReader
 from parsers.records import Origin, RawRecord
 from tests.unit.parsers.test_mysql_audit_properties import HEADS, TRICKY, escape_like_the_plugin
 
@@ -227,54 +224,3 @@ def test_arbitrary_line_streams_parse_identically(lines: list[str], limit: int |
     """GIVEN streams of audit lines with arbitrary objects and tails, and continuation text
     WHEN parsed with and without the fast path THEN the same results."""
     assert_fast_path_changes_nothing(_records(lines), limit)
-
-
-@dataclass(frozen=True, slots=True)
-class _Pair:
-    """A frozen slots dataclass like AuditEvent."""
-
-    left: str
-    right: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    """One with a __post_init__, which slot filling would skip."""
-
-    value: int
-
-    def __post_init__(self) -> None:
-        """Refuse negatives."""
-        if self.value < 0:
-            raise ValueError(self.value)
-
-
-@dataclass(frozen=True, slots=True)
-class _Derived:
-    """One with a field __init__ does not take."""
-
-    value: int
-    twice: int = field(init=False, default=0)
-
-
-def test_slot_constructor_makes_the_same_frozen_instance_as_init() -> None:
-    """GIVEN AuditEvent and a small frozen slots dataclass WHEN built by slot_constructor
-    THEN equal to the class's own constructor, of the same type, and still frozen."""
-    values = [Source.AURORA_MYSQL, datetime(2026, 1, 1, tzinfo=UTC), Action.QUERY, "aurora-mysql"]
-    values += [f"text {n}" for n in range(15)] + ["g", "s", "e", "l", "raw"]
-    values[16] = True  # statement_truncated
-
-    event = slot_constructor(AuditEvent)(*values)
-    pair = slot_constructor(_Pair)("a", 2)
-
-    assert (event, type(event)) == (AuditEvent(*values), AuditEvent)
-    assert (pair, type(pair)) == (_Pair("a", 2), _Pair)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        pair.left = "b"  # type: ignore[misc]
-
-
-def test_slot_constructor_falls_back_to_the_class_when_init_does_more() -> None:
-    """GIVEN dataclasses with a __post_init__ or a non-init field WHEN asked for a constructor
-    THEN the class itself, so its __init__ still runs."""
-    assert slot_constructor(_Checked) is _Checked
-    assert slot_constructor(_Derived) is _Derived
