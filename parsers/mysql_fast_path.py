@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from parsers.event import Action, AuditEvent, Source
 from parsers.mysql_fields import (
@@ -40,7 +39,6 @@ _OPERATIONS: dict[str, tuple[Action, bool, str]] = {
     for operation, action in OPERATION_ACTIONS.items()
 }
 _NOT_CACHED = ("", False)  # marks a cache miss; compared with `is` (cached values are other tuples)
-T = TypeVar("T")
 _AURORA = Source.AURORA_MYSQL
 _PLUGIN = Source.MYSQL_AUDIT
 _MICROSECOND = timedelta(microseconds=1)
