@@ -3,8 +3,9 @@
 Two gates, both from the rules' declared needs (detections/rule_needs.py): the observation's action
 must be one the rule reads, and a statement rule is skipped when the observation's statement is
 ASCII text holding none of the keywords its statement kinds require, backslashes ignored (so a
-statement no rule can match is never tokenized). DROP evidence (the only table evidence a rule
-reads: `Observation.dropped_tables`), non-ASCII text and undeclared rules always run.
+statement no rule can match is never tokenized). Non-ASCII text and undeclared rules always run,
+and so do the rules declaring they read DROP evidence (`RuleNeeds.drop_evidence`, the only table
+evidence a rule reads: `Observation.dropped_tables`) when an observation carries it.
 """
 
 from __future__ import annotations
@@ -41,16 +42,20 @@ class RuleIndex:
         """The rules worth calling on this observation."""
         candidates = self._by_action.get(observation.event.action, self._all)
         statement = observation.event.statement
-        if not statement or observation.has_drop_evidence:
+        if not statement:
             return candidates
         if len(statement) > REMEMBERED_CHARS:
-            return self._gated(candidates, statement)
-        key = (observation.event.action, statement)
-        rules = self._remembered.get(key)
-        if rules is None:
-            if len(self._remembered) >= REMEMBERED_TEXTS:
-                self._remembered.clear()  # bounded: start over rather than track recency
-            rules = self._remembered[key] = self._gated(candidates, statement)
+            rules = self._gated(candidates, statement)
+        else:
+            key = (observation.event.action, statement)
+            remembered = self._remembered.get(key)
+            if remembered is None:
+                if len(self._remembered) >= REMEMBERED_TEXTS:
+                    self._remembered.clear()  # bounded: start over rather than track recency
+                remembered = self._remembered[key] = self._gated(candidates, statement)
+            rules = remembered
+        if observation.has_drop_evidence:  # the rules reading it run whatever the text holds
+            return tuple(rule for rule in candidates if rule in rules or _reads_drop_evidence(rule))
         return rules
 
     def _gated(self, candidates: tuple[Rule, ...], statement: str) -> tuple[Rule, ...]:
@@ -63,6 +68,11 @@ class RuleIndex:
             for rule in candidates
             if (words := self._keywords[rule.id]) is None or holds_any(text, words)
         )
+
+
+def _reads_drop_evidence(rule: Rule) -> bool:
+    """Whether a rule may read DROP evidence (an undeclared rule may read anything)."""
+    return rule.needs is None or rule.needs.drop_evidence
 
 
 def rules_by_action(rules: Sequence[Rule]) -> dict[Action, tuple[Rule, ...]]:

@@ -50,11 +50,13 @@ class RuleNeeds:
 
     statement_kinds: frozenset[StatementKind] = frozenset()
     actions: frozenset[Action] = STATEMENT_ACTIONS
+    # Reads DROP evidence (Observation.dropped_tables): called on it whatever the statement text holds.
+    drop_evidence: bool = False
 
     @classmethod
-    def statements(cls, *kinds: StatementKind) -> RuleNeeds:
-        """A statement rule matching these kinds."""
-        return cls(statement_kinds=frozenset(kinds))
+    def statements(cls, *kinds: StatementKind, drop_evidence: bool = False) -> RuleNeeds:
+        """A statement rule matching these kinds (and, with `drop_evidence`, DROP table evidence)."""
+        return cls(statement_kinds=frozenset(kinds), drop_evidence=drop_evidence)
 
     @classmethod
     def logins(cls) -> RuleNeeds:

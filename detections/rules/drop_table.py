@@ -45,5 +45,5 @@ RULE = Rule(
     severity=Severity.HIGH,
     channels=("slack",),
     evaluate=evaluate,
-    needs=RuleNeeds.statements(StatementKind.DROP_TABLE, StatementKind.DROP_DATABASE),
+    needs=RuleNeeds.statements(StatementKind.DROP_TABLE, StatementKind.DROP_DATABASE, drop_evidence=True),
 )
