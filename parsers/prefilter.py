@@ -98,8 +98,12 @@ class Prefilter:
             operation = parts[6]
             droppable = after_complete_line and parts[4].isdigit()
             after_complete_line = True
-            group = (parts[4], parts[5])
             action = OPERATION_ACTIONS.get(operation)
+            if action is not Action.TABLE and operation not in _QUERY_OPERATIONS:  # a connection record
+                if droppable and action is not None and operation not in self._kept_operations:
+                    kept[index] = False
+                continue
+            group = (parts[4], parts[5])
             if action is Action.TABLE:
                 if droppable and self._plain_table_line(operation, parts[8]):
                     kept[index] = False  # a READ/WRITE line: at most the group's place matters
@@ -110,9 +114,6 @@ class Prefilter:
                     kept[first_plain.pop(group)] = True
                 anchored.add(group)
                 self._remember_table_line(group)
-            elif operation not in _QUERY_OPERATIONS:
-                if droppable and action is not None and operation not in self._kept_operations:
-                    kept[index] = False
             else:
                 rest = parts[8]
                 if rest.endswith(("\n", "\r")):
