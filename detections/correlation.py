@@ -124,9 +124,11 @@ class _Correlator:
         """The observations that this event completes (possibly its own)."""
         identity = _identity(event)
         if identity is not None:
-            if identity in self.seen:
+            seen_at = self.seen.get(identity)
+            if seen_at is not None and position - seen_at < self.horizon:
                 return []  # the same record delivered again
             self.seen[identity] = position
+            self.seen.move_to_end(identity)
         role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
         if event.source is Source.POSTGRES and event.session_id:
             return list(self._postgres(position, event, role))
@@ -171,15 +173,20 @@ class _Correlator:
             yield _observation(item.events)
 
     def expire(self, position: int) -> list[Observation]:
-        """Close what was opened `horizon` records ago and forget identities as old."""
+        """Close what was opened `horizon` records ago; now and then forget identities as old.
+
+        Identities are trimmed in bulk, once twice the horizon are held (`add` ignores older ones),
+        instead of being checked on every record.
+        """
         closed: list[Observation] = []
         while self.open:
             key, oldest = next(iter(self.open.items()))
             if position - oldest.opened_at < self.horizon:
                 break
             closed.extend(self._close(key))
-        while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
-            self.seen.popitem(last=False)
+        if len(self.seen) > 2 * self.horizon:
+            while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
+                self.seen.popitem(last=False)
         return closed
 
     def finish(self) -> Iterator[Observation]:

@@ -189,3 +189,17 @@ def test_entries_of_one_delivered_message_are_not_taken_for_a_redelivery() -> No
     (observation,) = correlate(events)
     # THEN both records are used: one execution of two records
     assert observation.merged_records == 2
+
+
+def test_a_record_delivered_twice_within_the_horizon_counts_once_and_beyond_it_again() -> None:
+    # GIVEN a failed login delivered twice two records apart, and again eight records later
+    def login(n: int, event_id: str) -> AuditEvent:
+        """A failed login with its CloudWatch event id."""
+        return make_event(n, action=Action.FAILED_CONNECT, event_id=event_id, log_group="g", log_stream="s")
+
+    events = [login(0, "a"), login(1, "b"), login(0, "a"), *(login(2 + n, f"x{n}") for n in range(8))]
+    events.append(login(0, "a"))
+    # WHEN correlating with a horizon of 3 (identities are trimmed in bulk, past twice the horizon)
+    observed = [o.event.event_id for o in correlate(events, horizon=3)]
+    # THEN the repeat within the horizon is dropped, the one far beyond it is seen again
+    assert observed == ["a", "b", *(f"x{n}" for n in range(8)), "a"]
