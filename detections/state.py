@@ -242,12 +242,14 @@ class StateView:
         state = self._key(key, at)
         start = bucket_of(at)
         seen = state.last_seen.get(member)
+        in_window = state.distinct(at, window)
         if seen is None or seen < start:
-            in_window = state.distinct(at, window)
             known = seen is not None and seen >= window_buckets(at, window)[0]
             if known or in_window < DISTINCT_KEPT:
                 state.add(start, self.unit, at, member)
-        return min(state.distinct(at, window), DISTINCT_KEPT)
+                if not known:  # newly in the window (a known member only moved to a later bucket)
+                    in_window += 1
+        return min(in_window, DISTINCT_KEPT)
 
     def count(self, key: str, at: datetime, window: timedelta) -> int:
         """Occurrences of `key` in the window ending at `at`."""
