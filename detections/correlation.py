@@ -31,7 +31,7 @@ _MYSQL_ENGINES = ("aurora-mysql", "mysql", "mariadb")
 _NO_ID = ("", "0")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Group:
     """Records collected for one statement (same ids), waiting for their siblings."""
 
@@ -125,14 +125,16 @@ class _Correlator:
         identity = _identity(event)
         if identity is not None:
             seen_at = self.seen.get(identity)
-            if seen_at is not None and position - seen_at < self.horizon:
-                return []  # the same record delivered again
+            if seen_at is not None:
+                if position - seen_at < self.horizon:
+                    return []  # the same record delivered again
+                self.seen.move_to_end(identity)  # seen long ago: kept in position order
             self.seen[identity] = position
-            self.seen.move_to_end(identity)
-        role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
-        if event.source is Source.POSTGRES and event.session_id:
-            return list(self._postgres(position, event, role))
-        if event.source is Source.POSTGRES:  # no pid in the log line prefix: nothing proves a join
+        if event.source is Source.POSTGRES:
+            role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
+            if event.session_id:
+                return list(self._postgres(position, event, role))
+            # no pid in the log line prefix: nothing proves a join
             return [Observation(event=_selected(event) if role is not None else event)]
         if (key := correlation_key(event)) is None:
             operation = _table_operation(event)
@@ -180,8 +182,8 @@ class _Correlator:
         """
         closed: list[Observation] = []
         while self.open:
-            key, oldest = next(iter(self.open.items()))
-            if position - oldest.opened_at < self.horizon:
+            key = next(iter(self.open))
+            if position - self.open[key].opened_at < self.horizon:
                 break
             closed.extend(self._close(key))
         if len(self.seen) > 2 * self.horizon:
