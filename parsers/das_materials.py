@@ -14,12 +14,14 @@ import base64
 import binascii
 
 from aws_encryption_sdk.identifiers import Algorithm
-from aws_encryption_sdk.internal.defaults import ENCODED_SIGNER_KEY
 from aws_encryption_sdk.materials_managers.default import DefaultCryptoMaterialsManager
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 _COMPRESSED_PREFIXES = (2, 3)  # SEC 1: 0x02 even y, 0x03 odd y
+# The encryption-context key reserved for the signature key by the message format (not imported from
+# the ESDK's internal modules, which may move; test_das_materials.py checks it equals the ESDK's own).
+ENCODED_SIGNER_KEY = "aws-crypto-public-key"
 
 
 class NativePointMaterialsManager(DefaultCryptoMaterialsManager):  # type: ignore[misc]  # ESDK: no hints

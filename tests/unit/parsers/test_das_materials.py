@@ -123,3 +123,13 @@ def test_the_native_decoder_is_what_runs_for_a_well_formed_point() -> None:
     public = private_key.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert der == public.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_the_signature_key_name_is_the_encryption_sdks_own() -> None:
+    # GIVEN the context key this module reads and the ESDK's internal constant
+    from aws_encryption_sdk.internal import defaults
+
+    from parsers import das_materials
+
+    # WHEN comparing them THEN they are the same (an ESDK upgrade that changed it fails here, not in Lambda)
+    assert das_materials.ENCODED_SIGNER_KEY == defaults.ENCODED_SIGNER_KEY
