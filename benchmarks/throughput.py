@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.workloads import best_of
+from benchmarks.workloads import CPU, best_of
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine
 from detections.state import InMemoryStateStore
@@ -71,10 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"lines per dialect: {args.lines}, best of {args.repeat}")
     for source in EXAMPLES:
         lines = workload(source, args.lines)
-        floor_s = best_of(args.repeat, lambda lines=lines: floor(lines))
-        parse_s = best_of(args.repeat, lambda lines=lines, source=source: parse(source, lines))
+        floor_s = best_of(args.repeat, lambda lines=lines: floor(lines), CPU)
+        parse_s = best_of(args.repeat, lambda lines=lines, source=source: parse(source, lines), CPU)
         events = parse(source, lines)
-        detect_s = best_of(args.repeat, lambda events=events: detect(events))
+        detect_s = best_of(args.repeat, lambda events=events: detect(events), CPU)
         for what, seconds in (("parse", parse_s), ("detect", detect_s)):
             rate = args.lines / seconds
             print(f"{source.value:12} {what:7} {rate:12,.0f} lines/s  {seconds / floor_s:8.1f}x floor")
