@@ -2,7 +2,8 @@
 
 - MySQL family (Aurora advanced auditing, RDS MySQL / MariaDB server_audit, DAS Aurora MySQL):
   connection id + query id; TABLE lines (which come first) and AUX events join their statement.
-  Records without a query id (0 or absent) stand alone.
+  Records without a query id (0 or absent) stand alone. In text logs a group holds one QUERY
+  record: server_audit can reuse a query id, and a second QUERY record starts another execution.
 - PostgreSQL log: per backend pid, by the order of `statement:` → pgaudit → ERROR/STATEMENT
   (`detections.correlation_postgres`); never by text equality alone. Without a pid (a log line
   prefix lacking %p) every record stands alone.
@@ -28,6 +29,7 @@ from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, Source, evolve
 DEFAULT_HORIZON = 512
 
 _MYSQL_ENGINES = ("aurora-mysql", "mysql", "mariadb")
+_TEXT_MYSQL_SOURCES = (Source.AURORA_MYSQL, Source.MYSQL_AUDIT)
 _NO_ID = ("", "0")
 
 
@@ -37,6 +39,7 @@ class _Group:
 
     events: list[AuditEvent]
     opened_at: int
+    has_statement: bool = False  # a QUERY-family record is in it (a MySQL-family group holds one)
 
 
 def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
@@ -139,11 +142,24 @@ class _Correlator:
         if (key := correlation_key(event)) is None:
             operation = _table_operation(event)
             return [Observation(event=event, table_operations=() if operation is None else (operation,))]
+        closed: list[Observation] = []
         group = self.open.get(key)
+        statement_record = event.action is not Action.TABLE
+        if (
+            isinstance(group, _Group)
+            and statement_record
+            and group.has_statement
+            and event.source in _TEXT_MYSQL_SOURCES
+        ):
+            # server_audit may give two statements of one connection the same query id (FORMATS 2,
+            # the sample's `1,2,QUERY` lines): a second QUERY record is another execution.
+            closed = list(self._close(key))
+            group = None
         if not isinstance(group, _Group):
             group = self.open[key] = _Group(events=[], opened_at=position)
         group.events.append(event)
-        return []
+        group.has_statement = group.has_statement or statement_record
+        return closed
 
     def _postgres(
         self, position: int, event: AuditEvent, role: PostgresRecord | None

@@ -45,11 +45,17 @@ class Tally:
 BUCKET = timedelta(seconds=10)
 
 
-@lru_cache(maxsize=1024)  # the rules ask about the same few times per event, again and again
 def bucket_of(at: datetime) -> datetime:
-    """The start of the bucket holding `at` (a naive time is taken as UTC)."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware - (aware - _EPOCH) % BUCKET
+    """The start of the bucket holding `at`, in UTC (a naive time is taken as UTC)."""
+    if at.tzinfo is not UTC:  # one cache entry per instant, and always a UTC answer
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return _utc_bucket_of(at)
+
+
+@lru_cache(maxsize=1024)  # the rules ask about the same few times per event, again and again
+def _utc_bucket_of(at: datetime) -> datetime:
+    """The start of the bucket holding the UTC time `at`."""
+    return at - (at - _EPOCH) % BUCKET
 
 
 @lru_cache(maxsize=1024)  # asked for the same event time and window by several rules in a row

@@ -37,7 +37,7 @@ FAILURE_SOURCE = "mysql_audit"
 OPERATION_ACTIONS: dict[str, Action] = FIELD_OPERATION_ACTIONS
 
 # A bare object, the retcode (empty on TABLE events), then RDS MySQL's connection_type if present.
-_BARE_OBJECT_TAIL = re.compile(r"([^,]*),(-?\d*)(?:,([A-Za-z][A-Za-z/_ ]*))?", re.ASCII)
+BARE_OBJECT_TAIL = re.compile(r"([^,]*),(-?\d*)(?:,([A-Za-z][A-Za-z/_ ]*))?", re.ASCII)
 
 # A QUERY record left open (raw newline inside the statement) absorbs at most this much text.
 MAX_OPEN_STATEMENT_CHARS = 1 << 20
@@ -151,7 +151,7 @@ def _read_statement_body(rest: str, query_log_limit: int | None) -> _Body | None
 
 def _read_bare_body(rest: str) -> _Body:
     """Read `<object>,<retcode>[,<connection_type>]` of connection and TABLE events."""
-    match = _BARE_OBJECT_TAIL.fullmatch(rest)
+    match = BARE_OBJECT_TAIL.fullmatch(rest)
     if match is None:
         raise MalformedAuditLineError("unexpected field count")
     return _Body(

@@ -6,19 +6,24 @@ decides on the raw text split at its fixed leading fields, over one batch of rec
 - a connection record whose action no rule reads (DISCONNECT, CHANGEUSER … for the built-ins) is
   dropped;
 - a QUERY line complete on its physical line whose statement is ASCII and holds none of the
-  keywords (any case) is dropped, unless a kept TABLE line announced it;
+  keywords (any case) is dropped, unless a kept TABLE line of its group (same connection and query
+  id) names it, before or after it (Aurora's lines are not in order);
 - TABLE lines are evidence only through their operation (a DROP line names a dropped table). A
   line whose operation is a keyword (DROP, CREATE, ALTER, RENAME for the built-ins) or whose
-  return code is an error is kept, with its whole group (same connection and query id) and the
-  group's QUERY line. A group of only READ/WRITE lines (what every DML statement writes, the bulk
-  of an audit log) goes with its QUERY line: all dropped when the QUERY line is dropped; when the
-  QUERY line stays, only its first line stays (the group keeps its place in the batch's order);
-  when the QUERY line is not in the batch, all stay.
-A record is dropped only after a complete line (never inside, or right after, a multi-line
-statement: the parser's joining of continuation lines stays exactly the same), and only when its
-connection id is numeric; anything else the parser might reject is kept. PostgreSQL records are
-not filtered (ERROR/STATEMENT and pgaudit siblings complete a statement); Activity Stream events
-have their own pre-filter (parsers/prefilter_das.py).
+  return code is an error is kept, with its group's first line and QUERY line. A group of only
+  READ/WRITE lines (what every DML statement writes, the bulk of an audit log) goes with its QUERY
+  line: all dropped when the QUERY line is dropped; when the QUERY line stays, only the group's
+  first line stays (the group keeps its place in the batch's order).
+Only a line the parser surely reads is dropped: its timestamp a real time, its ids ASCII numbers,
+a connection or TABLE line's tail of the expected shape, and never inside or right after a
+multi-line statement (the parser's joining of continuation lines stays exactly the same); anything
+it might reject is kept, so it is reported. PostgreSQL records are not filtered (ERROR/STATEMENT
+and pgaudit siblings complete a statement); Activity Stream events have their own pre-filter
+(parsers/prefilter_das.py).
+
+Dropping records brings the records of one statement closer together in the batch: two that were
+more than the correlator's horizon (detections.correlation, 512 records) apart can be joined into
+one observation with the pre-filter and stay two without it.
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from parsers.event import Action, Source
-from parsers.mysql_audit import OPERATION_ACTIONS, statement_closes_on_line
-from parsers.mysql_fields import TIMESTAMP_PREFIX
+from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS, statement_closes_on_line
+from parsers.mysql_fields import TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
 from parsers.records import RawRecord
 
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
+STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
+_AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
 _FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
@@ -49,6 +56,26 @@ def keyword_text(statement: str) -> str | None:
     return lowered.replace("\\", "") if "\\" in lowered else lowered
 
 
+def _numeric_id(text: str) -> bool:
+    """Whether a connection or query id is one the parser accepts (ASCII digits, maybe signed)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
+
+
+def _plugin_stamp_reads(stamp: str) -> bool:
+    """Whether a non-Aurora timestamp is one the parser reads (a real date and time)."""
+    try:
+        parse_timestamp(stamp)
+    except MalformedAuditLineError:
+        return False
+    return True
+
+
+def _bare_tail_reads(rest: str) -> bool:
+    """Whether fields 9+ of a connection or TABLE line have the shape the parser accepts."""
+    return BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n")) is not None
+
+
 def holds_any(text: str, words: Sequence[str]) -> bool:
     """Whether `text` contains one of `words` (a plain loop: no generator per call on the hot path)."""
     for word in words:  # noqa: SIM110 - any() over a generator costs more than the scans it saves
@@ -60,7 +87,7 @@ def holds_any(text: str, words: Sequence[str]) -> bool:
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_kept_operations", "_table_ids", "dropped", "keywords")
+    __slots__ = ("_kept_operations", "_stamps", "_table_ids", "dropped", "keywords")
 
     def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
         """Keep the lower-case statement keywords and the actions some rule reads."""
@@ -74,6 +101,7 @@ class Prefilter:
         )
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
+        self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
@@ -86,6 +114,7 @@ class Prefilter:
         kept = [True] * len(records)
         anchored: set[tuple[str, str]] = set()  # groups with a kept line: their place is taken
         first_plain: dict[tuple[str, str], int] = {}  # a group's first line, if plain: kept if it lives
+        dropped_queries: dict[tuple[str, str], list[tuple[int, ...]]] = {}  # dropped QUERY lines (+ anchor)
         after_complete_line = True  # False while the parser may hold an open statement
         for index, record in enumerate(records):
             text = record.text
@@ -96,11 +125,16 @@ class Prefilter:
                 after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
             operation = parts[6]
-            droppable = after_complete_line and parts[4].isdigit()
+            droppable = after_complete_line and self._readable(parts)
             after_complete_line = True
             action = OPERATION_ACTIONS.get(operation)
             if action is not Action.TABLE and operation not in _QUERY_OPERATIONS:  # a connection record
-                if droppable and action is not None and operation not in self._kept_operations:
+                if (
+                    droppable
+                    and action is not None
+                    and operation not in self._kept_operations
+                    and _bare_tail_reads(parts[8])
+                ):
                     kept[index] = False
                 continue
             group = (parts[4], parts[5])
@@ -112,6 +146,9 @@ class Prefilter:
                     continue
                 if group in first_plain:  # the group lives: its first line keeps its place
                     kept[first_plain.pop(group)] = True
+                for dropped in dropped_queries.pop(group, ()):  # evidence after its statement
+                    for earlier in dropped:
+                        kept[earlier] = True
                 anchored.add(group)
                 self._remember_table_line(group)
             else:
@@ -122,13 +159,30 @@ class Prefilter:
                     after_complete_line = False  # a multi-line statement opens here
                 elif droppable and not self._matters(group, rest):
                     kept[index] = False  # with its READ/WRITE lines: nothing in the group can match
-                    first_plain.pop(group, None)
+                    anchor = first_plain.pop(group, None)
+                    # Kept again if DROP evidence of the group comes later (Aurora's lines are not in
+                    # order): the statement it joins, and the group's first line.
+                    again = (index,) if anchor is None else (anchor, index)
+                    dropped_queries.setdefault(group, []).append(again)
                     continue
                 if group in first_plain:
                     kept[first_plain.pop(group)] = True
                 anchored.add(group)
         self.dropped += kept.count(False)
         return [record for record, keep in zip(records, kept, strict=True) if keep]
+
+    def _readable(self, parts: list[str]) -> bool:
+        """Whether the parser surely reads this line's timestamp and ids (else it is kept, to be reported)."""
+        stamp = parts[0]
+        if not (len(stamp) == _AURORA_STAMP_LENGTH and stamp.isascii() and stamp.isdigit()):
+            readable = self._stamps.get(stamp)
+            if readable is None:
+                if len(self._stamps) >= STAMPS_KEPT:
+                    self._stamps.clear()
+                readable = self._stamps[stamp] = _plugin_stamp_reads(stamp)
+            if not readable:
+                return False
+        return _numeric_id(parts[4]) and _numeric_id(parts[5])
 
     def _plain_table_line(self, operation: str, rest: str) -> bool:
         """Whether a TABLE line is a successful operation no rule's keyword names (READ, WRITE …).
@@ -139,7 +193,7 @@ class Prefilter:
         if operation.lower() in self.keywords:
             return False
         fields = rest.rstrip("\r\n").split(",")
-        return len(fields) >= 2 and fields[1] in ("", "0")
+        return len(fields) >= 2 and fields[1] in ("", "0") and _bare_tail_reads(rest)
 
     def _remember_table_line(self, group: tuple[str, str]) -> None:
         """Note a kept TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""

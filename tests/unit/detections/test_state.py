@@ -207,3 +207,17 @@ def test_a_noted_occurrence_counts_once_like_an_added_one() -> None:
     new = batch.add("k", "e2", at(1), WINDOW)
     # THEN the noted occurrence counted once, and the count includes it
     assert (again, new) == (1, 2)
+
+
+def test_a_bucket_is_given_in_utc_whatever_zone_the_time_is_in() -> None:
+    # GIVEN one instant written in +02:00 and in UTC, asked for in that order
+    from datetime import UTC, timezone
+
+    local = datetime(2026, 11, 23, 15, 7, 41, tzinfo=timezone(timedelta(hours=2)))
+    utc = local.astimezone(UTC)
+    # WHEN asking for their buckets
+    first, second = bucket_of(local), bucket_of(utc)
+    # THEN both are the same UTC bucket start (no answer in another zone leaks from a cache)
+    assert first == second == datetime(2026, 11, 23, 13, 7, 40, tzinfo=UTC)
+    assert first.tzinfo is UTC
+    assert second.tzinfo is UTC
