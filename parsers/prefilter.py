@@ -39,7 +39,9 @@ _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
+TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembered
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
+_UNKNOWN = "\x00unknown"  # not a return code: a tail not seen yet
 _FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
@@ -71,11 +73,6 @@ def _plugin_stamp_reads(stamp: str) -> bool:
     return True
 
 
-def _bare_tail_reads(rest: str) -> bool:
-    """Whether fields 9+ of a connection or TABLE line have the shape the parser accepts."""
-    return BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n")) is not None
-
-
 def holds_any(text: str, words: Sequence[str]) -> bool:
     """Whether `text` contains one of `words` (a plain loop: no generator per call on the hot path)."""
     for word in words:  # noqa: SIM110 - any() over a generator costs more than the scans it saves
@@ -87,7 +84,7 @@ def holds_any(text: str, words: Sequence[str]) -> bool:
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_kept_operations", "_stamps", "_table_ids", "dropped", "keywords")
+    __slots__ = ("_kept_operations", "_stamps", "_table_ids", "_tails", "dropped", "keywords")
 
     def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
         """Keep the lower-case statement keywords and the actions some rule reads."""
@@ -102,6 +99,7 @@ class Prefilter:
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
         self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
+        self._tails: dict[str, str | None] = {}  # connection/TABLE fields 9+ seen → return code
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
@@ -125,7 +123,19 @@ class Prefilter:
                 after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
             operation = parts[6]
-            droppable = after_complete_line and self._readable(parts)
+            stamp, connection_id, query_id = parts[0], parts[4], parts[5]
+            droppable = (
+                after_complete_line
+                and (
+                    (
+                        (connection_id.isdigit() and query_id.isdigit())
+                        and (connection_id.isascii() and query_id.isascii())
+                    )
+                    or (_numeric_id(connection_id) and _numeric_id(query_id))
+                )
+                # TIMESTAMP_PREFIX matched: a 16-character stamp is ASCII µs, always a valid time
+                and (len(stamp) == _AURORA_STAMP_LENGTH or self._plugin_stamp_reads(stamp))
+            )
             after_complete_line = True
             action = OPERATION_ACTIONS.get(operation)
             if action is not Action.TABLE and operation not in _QUERY_OPERATIONS:  # a connection record
@@ -133,7 +143,7 @@ class Prefilter:
                     droppable
                     and action is not None
                     and operation not in self._kept_operations
-                    and _bare_tail_reads(parts[8])
+                    and self._bare_tail(parts[8]) is not None
                 ):
                     kept[index] = False
                 continue
@@ -171,18 +181,28 @@ class Prefilter:
         self.dropped += kept.count(False)
         return [record for record, keep in zip(records, kept, strict=True) if keep]
 
-    def _readable(self, parts: list[str]) -> bool:
-        """Whether the parser surely reads this line's timestamp and ids (else it is kept, to be reported)."""
-        stamp = parts[0]
-        if not (len(stamp) == _AURORA_STAMP_LENGTH and stamp.isascii() and stamp.isdigit()):
-            readable = self._stamps.get(stamp)
-            if readable is None:
-                if len(self._stamps) >= STAMPS_KEPT:
-                    self._stamps.clear()
-                readable = self._stamps[stamp] = _plugin_stamp_reads(stamp)
-            if not readable:
-                return False
-        return _numeric_id(parts[4]) and _numeric_id(parts[5])
+    def _plugin_stamp_reads(self, stamp: str) -> bool:
+        """Whether the parser reads a `YYYYMMDD HH:MM:SS` stamp as a real time (remembered per stamp)."""
+        readable = self._stamps.get(stamp)
+        if readable is None:
+            if len(self._stamps) >= STAMPS_KEPT:
+                self._stamps.clear()
+            readable = self._stamps[stamp] = _plugin_stamp_reads(stamp)
+        return readable
+
+    def _bare_tail(self, rest: str) -> str | None:
+        """The return code of a connection or TABLE line's fields 9+, None when the parser rejects them.
+
+        Remembered per text (the same objects and codes repeat), at most TAILS_KEPT of them.
+        """
+        known = self._tails.get(rest, _UNKNOWN)
+        if known is _UNKNOWN:
+            match = BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n"))
+            known = None if match is None else match.group(2)
+            if len(self._tails) >= TAILS_KEPT:
+                self._tails.clear()
+            self._tails[rest] = known
+        return known
 
     def _plain_table_line(self, operation: str, rest: str) -> bool:
         """Whether a TABLE line is a successful operation no rule's keyword names (READ, WRITE …).
@@ -192,8 +212,7 @@ class Prefilter:
         """
         if operation.lower() in self.keywords:
             return False
-        fields = rest.rstrip("\r\n").split(",")
-        return len(fields) >= 2 and fields[1] in ("", "0") and _bare_tail_reads(rest)
+        return self._bare_tail(rest) in ("", "0")
 
     def _remember_table_line(self, group: tuple[str, str]) -> None:
         """Note a kept TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""
