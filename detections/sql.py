@@ -306,4 +306,9 @@ def _execute(cursor: Cursor, nesting: int, dialect: Dialect) -> list[Statement]:
     text = cursor.peek()
     if text is None or text.kind not in _BODY_KINDS:
         return [_OTHER]
-    return _executed(text.value, nesting + 1, dialect)
+    body = text.value
+    if text.kind is TokenKind.STRING:  # adjacent literals are one string: 'DR' 'OP TABLE t'
+        while (following := cursor.peek(1)) is not None and following.kind is TokenKind.STRING:
+            body += following.value
+            cursor.i += 1
+    return _executed(body, nesting + 1, dialect)

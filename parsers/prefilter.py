@@ -28,6 +28,7 @@ one observation with the pre-filter and stay two without it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from parsers.event import Action, Source
@@ -39,6 +40,9 @@ _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
+# The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
+# quote: a pattern starting with a literal character is searched far faster than a class.
+_LITERAL_JOINS = (re.compile(r"'\s*'"), re.compile(r'"\s*"'))
 TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembered
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
 _UNKNOWN = "\x00unknown"  # not a return code: a tail not seen yet
@@ -46,16 +50,23 @@ _FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
 def keyword_text(statement: str) -> str | None:
-    """The text to look for keywords in: lower case, backslashes removed; None when not ASCII.
+    """The text to look for keywords in: lower case, no backslashes or literal joins; None if not ASCII.
 
     Removing backslashes matters: the classifier unescapes string literals it runs (EXECUTE
     IMMEDIATE 'DR\\OP TABLE t' drops a table), and an audit line escapes the backslash once more.
-    Beyond ASCII, case mapping (e.g. U+017F → "S") could make a keyword: such text is never gated.
+    Adjacent literals are one string in MySQL ('DR' 'OP TABLE t' is 'DROP TABLE t'), so a quote,
+    whitespace and a quote are removed too. Beyond ASCII, case mapping (e.g. U+017F → "S") could
+    make a keyword: such text is never gated.
     """
     if not statement.isascii():
         return None
     lowered = statement.lower()
-    return lowered.replace("\\", "") if "\\" in lowered else lowered
+    if "\\" in lowered:
+        lowered = lowered.replace("\\", "")
+    for join in _LITERAL_JOINS:
+        if join.search(lowered) is not None:
+            lowered = join.sub("", lowered)
+    return lowered
 
 
 def _numeric_id(text: str) -> bool:

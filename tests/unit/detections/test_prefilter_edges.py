@@ -29,6 +29,9 @@ CASES: dict[str, list[str]] = {
         f"{AURORA},5,100,QUERY,shop,'CALL cleanup()',0",
         "1603438736651167,i1,admin,10.0.0.1,5,100,DROP,shop,orders,",
     ],
+    "a DROP split across adjacent literals": [
+        f"{MARIADB},1,3,QUERY,shop,'EXECUTE IMMEDIATE \\'DR\\' \\'OP TABLE orders\\'',0",
+    ],
     "DROP evidence after a statement with a READ line": [
         f"{AURORA},5,101,READ,shop,audit_log,",
         f"{AURORA},5,101,QUERY,shop,'CALL cleanup()',0",

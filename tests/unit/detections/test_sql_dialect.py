@@ -135,3 +135,18 @@ def test_dialect_of_an_event(source: Source, engine: str, dialect: Dialect) -> N
 def test_a_password_after_mysql_code_is_redacted(sql: str) -> None:
     """GIVEN a password the MySQL reading of the text sets WHEN redacted THEN it is gone."""
     assert "S3cr3t-dash" not in redact_statement(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXECUTE IMMEDIATE 'DR' 'OP TABLE t'",
+        "EXECUTE IMMEDIATE 'DR'\n   'OP' ' TABLE t'",
+        "EXECUTE IMMEDIATE 'DR' 'OP TA' 'BLE t'",
+    ],
+)
+def test_dynamic_sql_split_into_adjacent_literals_runs_the_joined_text(sql: str) -> None:
+    # GIVEN dynamic SQL whose text is split into adjacent string literals (one string to MySQL)
+    # WHEN classifying it as MySQL
+    # THEN the joined statement is what runs: a DROP TABLE
+    assert classify(sql, MYSQL) == (S(K.DROP_TABLE, ("t",)),)

@@ -147,3 +147,17 @@ def test_a_failed_table_line_and_a_group_without_its_query_are_decided_apart() -
     # THEN the failed line and its statement stay (an error changes the outcome); the READ-only group goes
     assert kept == lines[:2]
     assert dropped == 2
+
+
+def test_a_keyword_split_across_adjacent_literals_is_kept() -> None:
+    # GIVEN dynamic SQL whose DROP is split across two literals (MySQL joins adjacent literals)
+    lines = [
+        f"{TS},app,10.0.0.1,7,1,QUERY,shop,'EXECUTE IMMEDIATE \\'DR\\' \\'OP TABLE t\\'',0",
+        f"{TS},app,10.0.0.1,7,2,QUERY,shop,'EXECUTE IMMEDIATE \\'DR\\'  \\'OP TABLE t\\'',0",
+        f"{TS},app,10.0.0.1,7,3,QUERY,shop,'SELECT \\'a\\', \\'b\\'',0",
+    ]
+    # WHEN filtering
+    kept, dropped = _kept(lines)
+    # THEN both are kept (the classifier sees DROP TABLE t); a plain SELECT of literals is not
+    assert kept == lines[:2]
+    assert dropped == 1
