@@ -55,7 +55,8 @@ class RuleIndex:
                 remembered = self._remembered[key] = self._gated(candidates, statement)
             rules = remembered
         if observation.has_drop_evidence:  # the rules reading it run whatever the text holds
-            return tuple(rule for rule in candidates if rule in rules or _reads_drop_evidence(rule))
+            gated = {rule.id for rule in rules}
+            return tuple(rule for rule in candidates if rule.id in gated or _reads_drop_evidence(rule))
         return rules
 
     def _gated(self, candidates: tuple[Rule, ...], statement: str) -> tuple[Rule, ...]:
