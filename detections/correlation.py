@@ -7,7 +7,8 @@
 - PostgreSQL log: per backend pid, by the order of `statement:` → pgaudit → ERROR/STATEMENT
   (`detections.correlation_postgres`); never by text equality alone. Without a pid (a log line
   prefix lacking %p) every record stands alone.
-- Database Activity Streams (other engines): session + the record's own statementId.
+- Database Activity Streams (other engines): session + the record's statementId and substatementId
+  (the substatements of a multi-statement query are separate statements).
 
 A record delivered twice (same CloudWatch event id, same file line) is used once.
 """
@@ -56,8 +57,9 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
         if event.engine in _MYSQL_ENGINES:  # query id is pid:statementId
             pid, _, statement_id = event.query_id.rpartition(":")
             key_id = f"{pid}:{statement_id}"
-        else:  # query id is statementId.substatementId: substatements belong to their statement
-            statement_id = key_id = event.query_id.split(".", 1)[0]
+        else:  # query id is statementId.substatementId: each substatement is its own statement, as in
+            # pgaudit, which repeats the whole query text and names its piece in COMMAND
+            statement_id, key_id = event.query_id.split(".", 1)[0], event.query_id
         return None if statement_id in _NO_ID else ("das", event.resource, event.session_id, key_id)
     return None
 

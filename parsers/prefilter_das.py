@@ -8,8 +8,8 @@ decrypted record (`databaseActivityEventList` item) is dropped, counted and neve
   none of the keywords in any case, backslashes ignored (`keyword_text`);
 - it carries a statement (or is an AUX event) and no rule reads any statement action;
 - it belongs to a statement group (the ids `detections.correlation` joins by: MySQL MAIN/AUX with
-  the same pid + statementId, other engines' substatements of one statementId, across the records
-  of the batch) in which no member carries evidence: no statement with a keyword or non-ASCII text,
+  the same pid + statementId, other engines' records of one statementId.substatementId, across the
+  records of the batch) in which no member carries evidence: no statement with a keyword or non-ASCII text,
   no AUX event whose command (READ, WRITE, DROP …) holds a keyword or says DROP. One member with
   evidence keeps the whole group, whatever its actions, so the observation rules see is unchanged.
 Anything the parser might reject (not an object, a bad logTime) and heartbeats are kept for it.
@@ -189,8 +189,8 @@ def group_key(item: Mapping[str, object], engine: str, cluster: str) -> GroupKey
     """The ids correlation joins this event's statement records by; None when it stands alone.
 
     The same as `detections.correlation.correlation_key` of the parsed event (a test holds them
-    equal): Aurora MySQL pid:statementId (MAIN and AUX), other engines the statementId without
-    its substatement; no statement id (empty or 0) stands alone.
+    equal): Aurora MySQL pid:statementId (MAIN and AUX), other engines statementId.substatementId;
+    no statement id (empty or 0) stands alone.
     """
     query_id = query_id_of(
         engine, text(item.get("pid")), text(item.get("statementId")), text(item.get("substatementId"))
@@ -199,7 +199,7 @@ def group_key(item: Mapping[str, object], engine: str, cluster: str) -> GroupKey
         statement_id = query_id.rpartition(":")[2]
         key_id = query_id
     else:
-        statement_id = key_id = query_id.split(".", 1)[0]
+        statement_id, key_id = query_id.split(".", 1)[0], query_id
     if statement_id in _NO_ID:
         return None
     return (cluster or text(item.get("serverHost")), text(item.get("sessionId")), key_id)

@@ -203,3 +203,49 @@ def test_a_record_delivered_twice_within_the_horizon_counts_once_and_beyond_it_a
     observed = [o.event.event_id for o in correlate(events, horizon=3)]
     # THEN the repeat within the horizon is dropped, the one far beyond it is seen again
     assert observed == ["a", "b", *(f"x{n}" for n in range(8)), "a"]
+
+
+def test_a_drop_in_the_second_substatement_of_an_activity_stream_query_is_found() -> None:
+    # GIVEN an Aurora PostgreSQL activity record for `SELECT 1; DROP TABLE orders`: one event per
+    # substatement, each with the whole query text and its own COMMAND (as pgaudit writes them)
+    from detections.catalogue import builtin_rules
+    from detections.engine import DetectionEngine
+    from detections.state import InMemoryStateStore
+    from parsers.activity_stream import parse_activity_stream_record
+    from tests import das_events
+
+    base = das_events.aurora_postgresql_events()[2]
+    query = "SELECT 1; DROP TABLE orders"
+    items = [
+        base
+        | {
+            "statementId": 7,
+            "substatementId": 1,
+            "command": "SELECT",
+            "class": "READ",
+            "commandText": query,
+            "objectName": None,
+            "exitCode": None,
+        },
+        base
+        | {
+            "statementId": 7,
+            "substatementId": 2,
+            "command": "DROP TABLE",
+            "class": "DDL",
+            "commandText": query,
+            "objectName": "public.orders",
+            "exitCode": None,
+        },
+    ]
+    events = [
+        e
+        for e in parse_activity_stream_record(das_events.postgres_record(items), "r")
+        if isinstance(e, AuditEvent)
+    ]
+    # WHEN correlating and running the rules
+    engine = DetectionEngine(builtin_rules(), InMemoryStateStore())
+    found = [(f.rule_id, f.event.statement) for f in engine.detect(events)]
+    # THEN each substatement is its own observation, and the DROP TABLE is reported
+    assert len(list(correlate(events))) == 2
+    assert found == [("drop-table", "DROP TABLE orders")]

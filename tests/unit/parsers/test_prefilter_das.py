@@ -191,9 +191,9 @@ def test_with_login_rules_only_every_statement_is_dropped() -> None:
     assert filtered.prefiltered == 2
 
 
-def test_a_postgres_substatement_with_a_keyword_keeps_its_whole_statement() -> None:
-    # GIVEN a PostgreSQL statement (id 5) that drops a table, then a keyword-less substatement of it;
-    # and a statement (id 6) of two keyword-less substatements
+def test_postgres_substatements_are_decided_one_by_one() -> None:
+    # GIVEN a PostgreSQL statement (id 5) whose first substatement drops a table and whose second
+    # has no keyword; and a statement (id 6) of two keyword-less substatements
     events = [
         _postgres("DROP TABLE archive", 5, 1, command="DROP TABLE", objectName="public.archive"),
         _postgres("SELECT purge()", 5, 2, command="SELECT", objectName=None, **{"class": "READ"}),
@@ -202,9 +202,10 @@ def test_a_postgres_substatement_with_a_keyword_keeps_its_whole_statement() -> N
     ]
     # WHEN detecting with and without the pre-filter
     full, filtered = _same_findings([das_events.postgres_record(events)])
-    # THEN the drop is found both ways; only statement 6 was dropped, its sibling substatement kept
+    # THEN the drop is found both ways; each substatement is its own statement (as correlation joins
+    # them), so only the DROP TABLE is kept
     assert [key[0] for key in full.findings] == ["drop-table"]
-    assert (filtered.events, filtered.prefiltered) == (2, 2)
+    assert (filtered.events, filtered.prefiltered) == (1, 3)
 
 
 def test_items_the_parser_rejects_or_skips_are_left_to_it() -> None:
