@@ -39,6 +39,8 @@ from parsers.records import RawRecord
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
+# What the pre-filter does with an operation's lines (Prefilter._operation_kinds).
+_KEPT, _UNREAD, _TABLE, _QUERY = "kept", "unread", "table", "query"
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
 # The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
 # quote: a pattern starting with a literal character is searched far faster than a class.
@@ -69,6 +71,41 @@ def keyword_text(statement: str) -> str | None:
     return lowered
 
 
+class _Groups:
+    """A batch's statement groups (same connection and query id) as the pre-filter decides them."""
+
+    __slots__ = ("anchored", "dropped_queries", "first_plain", "kept")
+
+    def __init__(self, kept: list[bool]) -> None:
+        """Decide into `kept` (one flag per record of the batch)."""
+        self.kept = kept
+        self.anchored: set[tuple[str, str]] = set()  # groups with a kept line: their place is taken
+        self.first_plain: dict[tuple[str, str], int] = {}  # a group's first line if plain: kept if it lives
+        self.dropped_queries: dict[tuple[str, str], list[tuple[int, ...]]] = {}  # QUERY lines (+ anchor)
+
+    def plain(self, group: tuple[str, str], index: int) -> None:
+        """Drop a READ/WRITE line, remembering it if it is the first line of its group."""
+        self.kept[index] = False
+        if group not in self.anchored:
+            self.first_plain.setdefault(group, index)
+
+    def live(self, group: tuple[str, str], *, evidence: bool = True) -> None:
+        """A kept line of the group: its first line keeps its place; evidence brings back its statement."""
+        if group in self.first_plain:
+            self.kept[self.first_plain.pop(group)] = True
+        if evidence:  # Aurora's lines are not in order: evidence may follow its (dropped) statement
+            for dropped in self.dropped_queries.pop(group, ()):
+                for earlier in dropped:
+                    self.kept[earlier] = True
+        self.anchored.add(group)
+
+    def drop_query(self, group: tuple[str, str], index: int) -> None:
+        """Drop a QUERY line with its READ/WRITE lines, to be kept again if DROP evidence follows."""
+        self.kept[index] = False
+        anchor = self.first_plain.pop(group, None)
+        self.dropped_queries.setdefault(group, []).append((index,) if anchor is None else (anchor, index))
+
+
 def _numeric_id(text: str) -> bool:
     """Whether a connection or query id is one the parser accepts (ASCII digits, maybe signed)."""
     digits = text[1:] if text.startswith("-") else text
@@ -95,18 +132,24 @@ def holds_any(text: str, words: Sequence[str]) -> bool:
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_kept_operations", "_stamps", "_table_ids", "_tails", "dropped", "keywords")
+    __slots__ = ("_operation_kinds", "_stamps", "_table_ids", "_tails", "dropped", "keywords")
 
     def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
         """Keep the lower-case statement keywords and the actions some rule reads."""
         self.keywords = tuple(sorted({word.lower() for word in keywords}))
         wanted = frozenset(actions)
-        # Connection operations some rule reads (QUERY and TABLE lines are decided on their text).
-        self._kept_operations = frozenset(
-            operation
+        # What each operation's lines need: connection records some rule reads are kept, those no
+        # rule reads may go; TABLE and QUERY lines are decided on their text.
+        self._operation_kinds = {
+            operation: _QUERY
+            if operation in _QUERY_OPERATIONS
+            else _TABLE
+            if action is Action.TABLE
+            else _KEPT
+            if action in wanted
+            else _UNREAD
             for operation, action in OPERATION_ACTIONS.items()
-            if operation not in _QUERY_OPERATIONS and action is not Action.TABLE and action in wanted
-        )
+        }
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
         self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
@@ -121,76 +164,62 @@ class Prefilter:
     def _mysql(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """MySQL-family audit records minus those no rule can match."""
         kept = [True] * len(records)
-        anchored: set[tuple[str, str]] = set()  # groups with a kept line: their place is taken
-        first_plain: dict[tuple[str, str], int] = {}  # a group's first line, if plain: kept if it lives
-        dropped_queries: dict[tuple[str, str], list[tuple[int, ...]]] = {}  # dropped QUERY lines (+ anchor)
+        groups = _Groups(kept)
         after_complete_line = True  # False while the parser may hold an open statement
+        kinds = self._operation_kinds
+        starts_record = TIMESTAMP_PREFIX.match
         for index, record in enumerate(records):
             text = record.text
             if not text or text.isspace():
                 continue  # blank: skipped by the parser, or part of an open statement
             parts = text.split(",", 8)
-            if len(parts) < 9 or TIMESTAMP_PREFIX.match(text) is None:
+            if len(parts) < 9 or starts_record(text) is None:
                 after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
-            operation = parts[6]
-            stamp, connection_id, query_id = parts[0], parts[4], parts[5]
-            droppable = (
-                after_complete_line
-                and (
-                    (
-                        (connection_id.isdigit() and query_id.isdigit())
-                        and (connection_id.isascii() and query_id.isascii())
-                    )
-                    or (_numeric_id(connection_id) and _numeric_id(query_id))
-                )
-                # TIMESTAMP_PREFIX matched: a 16-character stamp is ASCII µs, always a valid time
-                and (len(stamp) == _AURORA_STAMP_LENGTH or self._plugin_stamp_reads(stamp))
-            )
+            kind = kinds.get(parts[6], _KEPT)  # an unknown operation is the parser's to report
+            if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
+                after_complete_line = True
+                continue
+            droppable = after_complete_line and self._readable(parts[0], parts[4], parts[5])
             after_complete_line = True
-            action = OPERATION_ACTIONS.get(operation)
-            if action is not Action.TABLE and operation not in _QUERY_OPERATIONS:  # a connection record
-                if (
-                    droppable
-                    and action is not None
-                    and operation not in self._kept_operations
-                    and self._bare_tail(parts[8]) is not None
-                ):
+            if kind is _UNREAD:  # a connection record no rule reads
+                if droppable and self._bare_tail(parts[8]) is not None:
                     kept[index] = False
                 continue
             group = (parts[4], parts[5])
-            if action is Action.TABLE:
-                if droppable and self._plain_table_line(operation, parts[8]):
-                    kept[index] = False  # a READ/WRITE line: at most the group's place matters
-                    if group not in anchored:
-                        first_plain.setdefault(group, index)
-                    continue
-                if group in first_plain:  # the group lives: its first line keeps its place
-                    kept[first_plain.pop(group)] = True
-                for dropped in dropped_queries.pop(group, ()):  # evidence after its statement
-                    for earlier in dropped:
-                        kept[earlier] = True
-                anchored.add(group)
-                self._remember_table_line(group)
-            else:
-                rest = parts[8]
-                if rest.endswith(("\n", "\r")):
-                    rest = rest.rstrip("\r\n")
-                if not statement_closes_on_line(rest):
-                    after_complete_line = False  # a multi-line statement opens here
-                elif droppable and not self._matters(group, rest):
-                    kept[index] = False  # with its READ/WRITE lines: nothing in the group can match
-                    anchor = first_plain.pop(group, None)
-                    # Kept again if DROP evidence of the group comes later (Aurora's lines are not in
-                    # order): the statement it joins, and the group's first line.
-                    again = (index,) if anchor is None else (anchor, index)
-                    dropped_queries.setdefault(group, []).append(again)
-                    continue
-                if group in first_plain:
-                    kept[first_plain.pop(group)] = True
-                anchored.add(group)
+            if kind is _TABLE:
+                if droppable and self._plain_table_line(parts[6], parts[8]):
+                    groups.plain(group, index)  # a READ/WRITE line: at most the group's place matters
+                else:
+                    groups.live(group)
+                    self._remember_table_line(group)
+                continue
+            rest = parts[8]
+            if rest.endswith(("\n", "\r")):
+                rest = rest.rstrip("\r\n")
+            if not statement_closes_on_line(rest):
+                after_complete_line = False  # a multi-line statement opens here
+            elif droppable and not self._matters(group, rest):
+                groups.drop_query(group, index)
+                continue
+            groups.live(group, evidence=False)
         self.dropped += kept.count(False)
         return [record for record, keep in zip(records, kept, strict=True) if keep]
+
+    def _readable(self, stamp: str, connection_id: str, query_id: str) -> bool:
+        """Whether the parser surely reads this timestamp and these ids (else the line stays, reported)."""
+        if not (
+            (
+                connection_id.isdigit()
+                and query_id.isdigit()
+                and connection_id.isascii()
+                and query_id.isascii()
+            )
+            or (_numeric_id(connection_id) and _numeric_id(query_id))
+        ):
+            return False
+        # TIMESTAMP_PREFIX matched: a 16-character stamp is ASCII µs, always a valid time
+        return len(stamp) == _AURORA_STAMP_LENGTH or self._plugin_stamp_reads(stamp)
 
     def _plugin_stamp_reads(self, stamp: str) -> bool:
         """Whether the parser reads a `YYYYMMDD HH:MM:SS` stamp as a real time (remembered per stamp)."""
