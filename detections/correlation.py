@@ -124,6 +124,7 @@ class _Correlator:
         self.horizon = horizon
         self.open: OrderedDict[tuple[str, ...], _Group | Execution] = OrderedDict()
         self.seen: OrderedDict[tuple[str, ...], int] = OrderedDict()
+        self._trim_at = 2 * horizon
 
     def add(self, position: int, event: AuditEvent) -> list[Observation]:
         """The observations that this event completes (possibly its own)."""
@@ -204,7 +205,7 @@ class _Correlator:
             if position - self.open[key].opened_at < self.horizon:
                 break
             closed.extend(self._close(key))
-        if len(self.seen) > 2 * self.horizon:
+        if len(self.seen) > self._trim_at:
             while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
                 self.seen.popitem(last=False)
         return closed
