@@ -14,6 +14,7 @@ from detections.severity import Severity
 from detections.state import Windows
 
 ParamValue = int | float | str | bool
+_WINDOWS: dict[float, timedelta] = {}  # window lengths in minutes → one shared timedelta each
 MEASURED = "measured"  # context key of a threshold rule's count line ("25 failed logins in 40 s")
 
 
@@ -58,7 +59,9 @@ class RuleContext:
             value = self.params[name]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise TypeError(f"rule parameter {name!r} must be a number")
-            window = self.windows[name] = timedelta(minutes=float(value))
+            minutes = float(value)
+            # One object per length across rules: the state view recognises a repeated window by identity.
+            window = self.windows[name] = _WINDOWS.setdefault(minutes, timedelta(minutes=minutes))
         return window
 
 

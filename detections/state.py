@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Protocol
 
 DISTINCT_KEPT = 256  # distinct members counted exactly per key and window; beyond: "at least 256"
@@ -47,22 +46,37 @@ BUCKET = timedelta(seconds=10)
 
 def bucket_of(at: datetime) -> datetime:
     """The start of the bucket holding `at`, in UTC (a naive time is taken as UTC)."""
-    if at.tzinfo is not UTC:  # one cache entry per instant, and always a UTC answer
+    if at.tzinfo is not UTC:  # always a UTC answer
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return _utc_bucket_of(at)
-
-
-@lru_cache(maxsize=1024)  # the rules ask about the same few times per event, again and again
-def _utc_bucket_of(at: datetime) -> datetime:
-    """The start of the bucket holding the UTC time `at`."""
     return at - (at - _EPOCH) % BUCKET
 
 
-@lru_cache(maxsize=1024)  # asked for the same event time and window by several rules in a row
+class _LastWindow:
+    """The last window asked for and its buckets: the rules ask about one event's time in turn.
+
+    Matched by identity (the same event time and window objects), so a hit costs two `is` checks;
+    a miss is computed afresh. One tuple is swapped at a time, so a reader never sees a mix.
+    """
+
+    __slots__ = ("entry",)
+
+    def __init__(self) -> None:
+        """Start with nothing remembered."""
+        self.entry: tuple[datetime, timedelta, tuple[datetime, datetime, int]] | None = None
+
+
+_LAST_WINDOW = _LastWindow()
+
+
 def window_buckets(at: datetime, window: timedelta) -> tuple[datetime, datetime, int]:
     """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
+    entry = _LAST_WINDOW.entry
+    if entry is not None and entry[0] is at and entry[1] is window:
+        return entry[2]
     start, last = bucket_of(at - window), bucket_of(at)
-    return start, last, (last - start) // BUCKET
+    buckets = (start, last, (last - start) // BUCKET)
+    _LAST_WINDOW.entry = (at, window, buckets)
+    return buckets
 
 
 # (bucket start, unit) → what that unit added to that bucket
@@ -246,7 +260,7 @@ class StateView:
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
         """Note `member`; return distinct members in the window, at most DISTINCT_KEPT (then stop noting)."""
         state = self._key(key, at)
-        start = bucket_of(at)
+        start = window_buckets(at, window)[1]
         seen = state.last_seen.get(member)
         in_window = state.distinct(at, window)
         if seen is None or seen < start:

@@ -221,3 +221,17 @@ def test_a_bucket_is_given_in_utc_whatever_zone_the_time_is_in() -> None:
     assert first == second == datetime(2026, 11, 23, 13, 7, 40, tzinfo=UTC)
     assert first.tzinfo is UTC
     assert second.tzinfo is UTC
+
+
+def test_window_buckets_answer_for_each_time_asked_whatever_was_asked_before() -> None:
+    # GIVEN two windows and times asked for in turn, one of them again as a new but equal object
+    from detections.state import window_buckets
+
+    five, one = timedelta(minutes=5), timedelta(minutes=1)
+    asked = [(at(17), five), (at(17), five), (at(95), five), (at(95), one), (at(17) + timedelta(0), five)]
+    # WHEN asking for each window's buckets
+    answers = [window_buckets(moment, window) for moment, window in asked]
+    # THEN every answer is the window's first and last bucket and the buckets between
+    for (moment, window), (start, last, span) in zip(asked, answers, strict=True):
+        assert (start, last) == (bucket_of(moment - window), bucket_of(moment))
+        assert span == (last - start) // BUCKET
