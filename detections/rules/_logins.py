@@ -1,7 +1,8 @@
-"""Shared vocabulary of the login rules: what counts as a failure or a success, and their keys."""
+"""Shared vocabulary of the login rules: what counts as a failure or a success, their keys and wording."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from detections.finding import event_identity
@@ -19,38 +20,60 @@ def is_successful_login(event: AuditEvent) -> bool:
     return event.action is Action.CONNECT and event.succeeded
 
 
-def login_identity(event: AuditEvent) -> str:
-    """A stable identity for one login record, so re-processing it never counts it twice."""
-    return event_identity(event)
+@dataclass(slots=True)
+class Login:
+    """The keys and wording every login rule takes from one login event (made once for all of them)."""
+
+    identity: str  # a stable identity for the record, so re-processing it never counts it twice
+    failures_key: str  # state key of the failed logins of one (cluster, user, client host)
+    sprayed_users_key: str  # state key of the users failing from one (cluster, client host)
+    who: str  # "bob from 10.0.0.9" ("unknown user" / "unknown host" when missing)
+    host: str  # the client host, or "unknown host"
+    where: str  # " on <cluster>", or "" when the source does not say (a bare log file)
+    dedup_key: str  # "<cluster>|<user>|<client host>": repeats for one user and host fold together
 
 
-def failures_key(event: AuditEvent) -> str:
-    """State key of the failed logins of one (cluster, user, client host)."""
-    return f"login-failures|{event.resource}|{event.user}|{event.client_host}"
+class _LastLogin:
+    """The last event's `Login`: the four login rules ask about one event in turn.
+
+    Matched by identity (events are values: nothing assigns to one after it is built), so a hit is
+    one `is` check. One tuple is swapped at a time, so a reader never sees a mix.
+    """
+
+    __slots__ = ("entry",)
+
+    def __init__(self) -> None:
+        """Start with nothing remembered."""
+        self.entry: tuple[AuditEvent, Login] | None = None
 
 
-def sprayed_users_key(event: AuditEvent) -> str:
-    """State key of the distinct users that failed to log in from one (cluster, client host)."""
-    return f"login-failed-users|{event.resource}|{event.client_host}"
+_LAST_LOGIN = _LastLogin()
 
 
-def who(observation: Observation) -> str:
-    """'user from host' wording for titles, tolerant of missing parts."""
-    event = observation.event
-    user = event.user or "unknown user"
-    host = event.client_host or "unknown host"
-    return f"{user} from {host}"
+def login_of(event: AuditEvent) -> Login:
+    """The keys and wording of a login event (remembered for the last event asked about)."""
+    entry = _LAST_LOGIN.entry
+    if entry is not None and entry[0] is event:
+        return entry[1]
+    resource, user, client_host = event.resource, event.user, event.client_host
+    host = client_host or "unknown host"
+    login = Login(
+        identity=event_identity(event),
+        failures_key=f"login-failures|{resource}|{user}|{client_host}",
+        sprayed_users_key=f"login-failed-users|{resource}|{client_host}",
+        who=f"{user or 'unknown user'} from {host}",
+        host=host,
+        where=f" on {resource}" if resource else "",
+        dedup_key=f"{resource}|{user}|{client_host}",
+    )
+    _LAST_LOGIN.entry = (event, login)
+    return login
 
 
 def where(observation: Observation) -> str:
     """' on <cluster>' for titles, or nothing when the source does not say (a bare log file)."""
     resource = observation.event.resource
     return f" on {resource}" if resource else ""
-
-
-def tally(observation: Observation) -> str:
-    """What repeated failed logins of one user and host are counted as, in a digest."""
-    return f"failed logins for {who(observation)}{where(observation)}"
 
 
 def duration(span: timedelta) -> str:

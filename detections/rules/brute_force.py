@@ -7,16 +7,7 @@ from types import MappingProxyType
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import (
-    duration,
-    failed_logins,
-    failures_key,
-    is_failed_login,
-    login_identity,
-    tally,
-    where,
-    who,
-)
+from detections.rules._logins import duration, failed_logins, is_failed_login, login_of
 from detections.severity import Severity
 
 
@@ -26,17 +17,17 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if not is_failed_login(event):
         return None
     window = context.param_window()
-    key = failures_key(event)
-    failures = context.state.add(key, login_identity(event), event.time, window)
+    login = login_of(event)
+    failures = context.state.add(login.failures_key, login.identity, event.time, window)
     if failures < context.param_int("threshold"):
         return None
-    span = duration(event.time - context.state.first(key, event.time, window))
+    span = duration(event.time - context.state.first(login.failures_key, event.time, window))
     return Match(
-        title=f"Brute force: {failed_logins(failures)} for {who(observation)}{where(observation)} in {span}",
-        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        title=f"Brute force: {failed_logins(failures)} for {login.who}{login.where} in {span}",
+        dedup_key=login.dedup_key,
         measured=True,
         context=((MEASURED, f"{failed_logins(failures)} in {span}"),),
-        tally=tally(observation),
+        tally=f"failed logins for {login.who}{login.where}",
     )
 
 

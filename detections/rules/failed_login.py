@@ -5,7 +5,7 @@ from __future__ import annotations
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import is_failed_login, tally, where, who
+from detections.rules._logins import is_failed_login, login_of
 from detections.severity import Severity
 
 
@@ -14,11 +14,12 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     event = observation.event
     if not is_failed_login(event):
         return None
+    login = login_of(event)
     reason = f" ({event.status})" if event.status not in ("", "0") else ""
     return Match(
-        title=f"Failed login for {who(observation)}{where(observation)}{reason}",
-        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
-        tally=tally(observation),
+        title=f"Failed login for {login.who}{login.where}{reason}",
+        dedup_key=login.dedup_key,
+        tally=f"failed logins for {login.who}{login.where}",
     )
 
 

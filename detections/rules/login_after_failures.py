@@ -10,12 +10,9 @@ from detections.rule_needs import RuleNeeds
 from detections.rules._logins import (
     duration,
     failed_logins,
-    failures_key,
     is_failed_login,
     is_successful_login,
-    login_identity,
-    where,
-    who,
+    login_of,
 )
 from detections.severity import Severity
 
@@ -24,22 +21,23 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
     event = observation.event
     if is_failed_login(event):
-        context.state.note(failures_key(event), login_identity(event), event.time)
+        login = login_of(event)
+        context.state.note(login.failures_key, login.identity, event.time)
         return None
     if not is_successful_login(event):
         return None
     window = context.param_window()
-    key = failures_key(event)
-    failures = context.state.count(key, event.time, window)
+    login = login_of(event)
+    failures = context.state.count(login.failures_key, event.time, window)
     if failures < context.param_int("threshold"):
         return None
-    span = duration(event.time - context.state.first(key, event.time, window))
+    span = duration(event.time - context.state.first(login.failures_key, event.time, window))
     return Match(
-        title=f"Logged in after {failed_logins(failures)} in {span}: {who(observation)}{where(observation)}",
-        dedup_key=f"{event.resource}|{event.user}|{event.client_host}",
+        title=f"Logged in after {failed_logins(failures)} in {span}: {login.who}{login.where}",
+        dedup_key=login.dedup_key,
         measured=True,
         context=((MEASURED, f"{failed_logins(failures)} in {span} before the login"),),
-        tally=f"successful logins after failed logins for {who(observation)}{where(observation)}",
+        tally=f"successful logins after failed logins for {login.who}{login.where}",
     )
 
 

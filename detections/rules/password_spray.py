@@ -7,7 +7,7 @@ from types import MappingProxyType
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import duration, is_failed_login, sprayed_users_key, where
+from detections.rules._logins import duration, is_failed_login, login_of
 from detections.severity import Severity
 from detections.state import DISTINCT_KEPT
 
@@ -18,19 +18,18 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if not is_failed_login(event):
         return None
     window = context.param_window()
-    key = sprayed_users_key(event)
-    users = context.state.add_distinct(key, event.user, event.time, window)
+    login = login_of(event)
+    users = context.state.add_distinct(login.sprayed_users_key, event.user, event.time, window)
     if users < context.param_int("distinct_users"):
         return None
-    host = event.client_host or "unknown host"
     how_many = f"at least {users}" if users >= DISTINCT_KEPT else str(users)
-    span = duration(event.time - context.state.first(key, event.time, window))
+    span = duration(event.time - context.state.first(login.sprayed_users_key, event.time, window))
     return Match(
-        title=f"Password spray: {how_many} users failed to log in from {host}{where(observation)} in {span}",
+        title=f"Password spray: {how_many} users failed to log in from {login.host}{login.where} in {span}",
         dedup_key=f"{event.resource}|{event.client_host}",
         measured=True,
         context=((MEASURED, f"{how_many} different users failed to log in within {span}"),),
-        tally=f"failed logins from {host}{where(observation)}",
+        tally=f"failed logins from {login.host}{login.where}",
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine, batch_order, longest_window
-from detections.rules._logins import duration
+from detections.rules._logins import Login, duration, login_of
 from detections.state import DISTINCT_KEPT, InMemoryStateStore
 from parsers.event import Action, AuditEvent
 from tests.factories import make_event
@@ -87,3 +87,40 @@ def test_password_spray_counts_users_exactly_up_to_the_cap_then_says_at_least() 
 def test_the_longest_window_of_the_rules_is_the_read_horizon() -> None:
     # GIVEN the built-in rules (5-minute windows) WHEN asking how far back a batch reads THEN 5 minutes
     assert longest_window(builtin_rules()) == timedelta(minutes=5)
+
+
+def test_a_login_names_missing_parts_plainly() -> None:
+    # GIVEN a failed login without user, client host, cluster or server host
+    event = make_event(0, action=Action.FAILED_CONNECT, user="", client_host="", cluster="", server_host="")
+    # WHEN its keys and wording are derived
+    login = login_of(event)
+    # THEN the wording says what is unknown and the keys keep the empty parts
+    assert (login.who, login.host, login.where) == ("unknown user from unknown host", "unknown host", "")
+    assert (login.failures_key, login.sprayed_users_key, login.dedup_key) == (
+        "login-failures|||",
+        "login-failed-users||",
+        "||",
+    )
+
+
+def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
+    # GIVEN two failed logins, and an equal copy of the first, asked about in turn
+    first = failure(0, 1, user="alice")
+    second = failure(1, 2, user="bob")
+    copy = failure(0, 1, user="alice")
+    # WHEN their logins are derived (the first twice in a row, as the rules on one event do)
+    logins = [login_of(event) for event in (first, first, second, copy, second)]
+    # THEN each login describes its own event
+    expected = [
+        Login(
+            identity=event.event_id,
+            failures_key=f"login-failures|prod|{event.user}|127.0.0.66",
+            sprayed_users_key="login-failed-users|prod|127.0.0.66",
+            who=f"{event.user} from 127.0.0.66",
+            host="127.0.0.66",
+            where=" on prod",
+            dedup_key=f"prod|{event.user}|127.0.0.66",
+        )
+        for event in (first, first, second, copy, second)
+    ]
+    assert logins == expected
