@@ -51,31 +51,42 @@ def bucket_of(at: datetime) -> datetime:
     return at - (at - _EPOCH) % BUCKET
 
 
-class _LastWindow:
-    """The last window asked for and its buckets: the rules ask about one event's time in turn.
+class _LastAsked:
+    """The last bucket and the last window asked for: the rules ask about one event's time in turn.
 
-    Matched by identity (the same event time and window objects), so a hit costs two `is` checks;
-    a miss is computed afresh. One tuple is swapped at a time, so a reader never sees a mix.
+    Matched by identity (the same event time and window objects), so a hit costs an `is` check or
+    two; a miss is computed afresh. One tuple is swapped at a time, so a reader never sees a mix.
     """
 
-    __slots__ = ("entry",)
+    __slots__ = ("bucket", "window")
 
     def __init__(self) -> None:
         """Start with nothing remembered."""
-        self.entry: tuple[datetime, timedelta, tuple[datetime, datetime, int]] | None = None
+        self.bucket: tuple[datetime, datetime] | None = None
+        self.window: tuple[datetime, timedelta, tuple[datetime, datetime, int]] | None = None
 
 
-_LAST_WINDOW = _LastWindow()
+_LAST_ASKED = _LastAsked()
+
+
+def _bucket_at(at: datetime) -> datetime:
+    """`bucket_of(at)`, remembered for the last time asked (every rule on an event asks for its bucket)."""
+    entry = _LAST_ASKED.bucket
+    if entry is not None and entry[0] is at:
+        return entry[1]
+    bucket = bucket_of(at)
+    _LAST_ASKED.bucket = (at, bucket)
+    return bucket
 
 
 def window_buckets(at: datetime, window: timedelta) -> tuple[datetime, datetime, int]:
     """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
-    entry = _LAST_WINDOW.entry
+    entry = _LAST_ASKED.window
     if entry is not None and entry[0] is at and entry[1] is window:
         return entry[2]
-    start, last = bucket_of(at - window), bucket_of(at)
+    start, last = bucket_of(at - window), _bucket_at(at)
     buckets = (start, last, (last - start) // BUCKET)
-    _LAST_WINDOW.entry = (at, window, buckets)
+    _LAST_ASKED.window = (at, window, buckets)
     return buckets
 
 
@@ -135,9 +146,19 @@ class _Added:
         return Tally(self.count, frozenset(self.members), self.first)
 
 
+# What a window's buckets add up to, remembered per key: (first bucket, last bucket, answer).
+_Summed = tuple[datetime, datetime, int]
+_Earliest = tuple[datetime, datetime, datetime | None]
+
+
 @dataclass
 class _KeyState:
-    """One key during a batch: its stored buckets, what the batch added, and running lookups."""
+    """One key during a batch: its stored buckets, what the batch added, and running lookups.
+
+    The last window counted, its earliest time and its distinct members are remembered and kept up
+    to date as occurrences are added, so the events of one burst (one bucket, one window) do not sum
+    the window's buckets again; a window with other bounds is summed afresh.
+    """
 
     since: datetime
     counts: dict[datetime, int] = field(default_factory=dict)  # stored + batch, per bucket
@@ -146,10 +167,14 @@ class _KeyState:
     latest_members: dict[datetime, int] = field(default_factory=dict)  # bucket → members latest in it
     occurrences: set[str] = field(default_factory=set)  # counted in this batch
     added: dict[tuple[datetime, str], _Added] = field(default_factory=dict)
+    summed: _Summed | None = None  # the last window counted and its occurrences
+    earliest: _Earliest | None = None  # the last window asked for its first time, and that time
+    distinct_summed: _Summed | None = None  # the last window asked for distinct members, and how many
 
     def absorb(self, stored: Mapping[datetime, Tally]) -> None:
         """Take in the stored tallies (the batch's own additions are kept apart and re-applied)."""
         self.counts, self.firsts, self.last_seen, self.latest_members = {}, {}, {}, {}
+        self.summed = self.earliest = self.distinct_summed = None
         for start, tally in stored.items():
             self._apply(start, tally.count, tally.first, tally.members)
         for (start, _unit), added in self.added.items():
@@ -158,10 +183,20 @@ class _KeyState:
     def _apply(self, start: datetime, count: int, first: datetime | None, members: Iterable[str]) -> None:
         """Fold a tally into the running lookups of bucket `start` (every noted bucket has a count)."""
         self.counts[start] = self.counts.get(start, 0) + count
+        summed = self.summed
+        if count and summed is not None and summed[0] <= start <= summed[1]:
+            self.summed = (summed[0], summed[1], summed[2] + count)
         if first is not None:
             earliest = self.firsts.get(start)
             if earliest is None or first < earliest:
                 self.firsts[start] = first
+                remembered = self.earliest
+                if (
+                    remembered is not None
+                    and remembered[0] <= start <= remembered[1]
+                    and (remembered[2] is None or first < remembered[2])
+                ):
+                    self.earliest = (remembered[0], remembered[1], first)
         for member in members:
             previous = self.last_seen.get(member)  # its latest bucket wins
             if previous is None or start > previous:
@@ -169,6 +204,15 @@ class _KeyState:
                 self.latest_members[start] = self.latest_members.get(start, 0) + 1
                 if previous is not None:
                     self.latest_members[previous] -= 1
+                self._moved_member(start, previous)
+
+    def _moved_member(self, start: datetime, previous: datetime | None) -> None:
+        """Keep the remembered distinct count right: a member's latest bucket became `start`."""
+        summed = self.distinct_summed
+        if summed is not None:
+            low, high, total = summed
+            total += (low <= start <= high) - (previous is not None and low <= previous <= high)
+            self.distinct_summed = (low, high, total)
 
     def add(self, start: datetime, unit: str, at: datetime, member: str | None = None) -> None:
         """Add one occurrence at `at` (with `member`: one distinct member) to bucket `start` for `unit`."""
@@ -188,9 +232,8 @@ class _KeyState:
         """What the batch added, per (bucket, unit), as the store takes it."""
         return {key: added.tally() for key, added in self.added.items()}
 
-    def _held(self, at: datetime, window: timedelta) -> list[datetime]:
-        """The starts of the held buckets from the one holding `at - window` to the one holding `at`."""
-        start, last, span = window_buckets(at, window)
+    def _held(self, start: datetime, last: datetime, span: int) -> list[datetime]:
+        """The starts of the held buckets from `start` to `last` (`span` buckets apart)."""
         if len(self.counts) <= span:
             return [b for b in self.counts if start <= b <= last]
         held = []
@@ -202,19 +245,32 @@ class _KeyState:
 
     def count(self, at: datetime, window: timedelta) -> int:
         """Occurrences in the buckets of the window ending at `at`."""
-        counts = self.counts
-        return sum([counts[b] for b in self._held(at, window)])
+        start, last, span = window_buckets(at, window)
+        summed = self.summed
+        if summed is None or summed[0] != start or summed[1] != last:
+            counts = self.counts
+            summed = self.summed = (start, last, sum([counts[b] for b in self._held(start, last, span)]))
+        return summed[2]
 
     def first(self, at: datetime, window: timedelta) -> datetime:
         """The earliest time noted in the window's buckets, not before the window's start; else `at`."""
-        firsts = self.firsts
-        earliest = min([firsts[b] for b in self._held(at, window) if b in firsts], default=at)
-        return max(earliest, at - window)
+        start, last, span = window_buckets(at, window)
+        remembered = self.earliest
+        if remembered is None or remembered[0] != start or remembered[1] != last:
+            firsts = self.firsts
+            held = [firsts[b] for b in self._held(start, last, span) if b in firsts]
+            remembered = self.earliest = (start, last, min(held, default=None))
+        earliest = remembered[2]
+        return max(at if earliest is None else earliest, at - window)
 
     def distinct(self, at: datetime, window: timedelta) -> int:
         """Distinct members whose latest bucket lies in the window ending at `at`, summed per bucket."""
         start, last, _span = window_buckets(at, window)
-        return sum([n for b, n in self.latest_members.items() if start <= b <= last])
+        summed = self.distinct_summed
+        if summed is None or summed[0] != start or summed[1] != last:
+            latest = self.latest_members.items()
+            summed = self.distinct_summed = (start, last, sum([n for b, n in latest if start <= b <= last]))
+        return summed[2]
 
 
 class StateView:
@@ -254,7 +310,7 @@ class StateView:
         state = self._key(key, at)
         if occurrence not in state.occurrences:
             state.occurrences.add(occurrence)
-            state.add(bucket_of(at), self.unit, at)
+            state.add(_bucket_at(at), self.unit, at)
         return state
 
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:

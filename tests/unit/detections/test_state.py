@@ -171,10 +171,13 @@ def test_an_earlier_time_than_read_reads_the_key_again() -> None:
     earlier.commit()
     batch = view(store, "p2")
     assert batch.add("k", "e1", at(400), WINDOW) == 1
+    assert batch.first("k", at(400), WINDOW) == at(400)
     # WHEN an out-of-order occurrence at 100 s arrives
     # THEN the stored one at 0 s is read and counted, and the batch's own is kept
     assert batch.add("k", "e2", at(100), WINDOW) == 2
+    # (and what was remembered of the window at 400 s is not stale: it starts at 100 s now)
     assert batch.count("k", at(400), WINDOW) == 2
+    assert batch.first("k", at(400), WINDOW) == at(100)
 
 
 def test_old_buckets_are_pruned() -> None:

@@ -1,0 +1,140 @@
+"""Rule windows: the remembered window sums (count, first, distinct) always equal summing afresh."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from detections.state import InMemoryStateStore, StateView, _KeyState, bucket_of, window_buckets
+from tests.factories import T0
+
+WINDOW = timedelta(minutes=5)
+SHORT = timedelta(minutes=1)
+TINY = timedelta(seconds=20)
+
+
+def at(seconds: float) -> datetime:
+    """T0 + seconds."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def view(store: InMemoryStateStore, *units: str) -> StateView:
+    """A batch view over `store` whose units are `units` (the first is current)."""
+    return StateView(store, horizon=WINDOW, units=frozenset(units or ("u1",)))
+
+
+def summed_afresh(state: _KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
+    """Count, first time and distinct members of a window, summed from the per-bucket lookups."""
+    start, last, _span = window_buckets(moment, window)
+    held = [b for b in state.counts if start <= b <= last]
+    firsts = [state.firsts[b] for b in held if b in state.firsts]
+    first = max(min(firsts, default=moment), moment - window)
+    distinct = sum(n for b, n in state.latest_members.items() if start <= b <= last)
+    return sum(state.counts[b] for b in held), first, distinct
+
+
+def remembered(state: _KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
+    """Count, first time and distinct members of a window as the key state answers them."""
+    return state.count(moment, window), state.first(moment, window), state.distinct(moment, window)
+
+
+def test_an_occurrence_added_after_a_count_is_in_the_next_count() -> None:
+    # GIVEN a window counted once (and so remembered)
+    batch = view(InMemoryStateStore())
+    batch.add("k", "e1", at(1), WINDOW)
+    assert (batch.count("k", at(2), WINDOW), batch.first("k", at(2), WINDOW)) == (1, at(1))
+    # WHEN another occurrence lands in that window, earlier than the first
+    batch.note("k", "e0", at(0.5))
+    # THEN the count and the first time include it
+    assert batch.count("k", at(2), WINDOW) == 2
+    assert batch.first("k", at(2), WINDOW) == at(0.5)
+
+
+def test_an_occurrence_outside_the_remembered_window_does_not_change_its_count() -> None:
+    # GIVEN a one-minute window counted at 100 s
+    batch = view(InMemoryStateStore())
+    batch.add("k", "e1", at(100), SHORT)
+    assert batch.count("k", at(100), SHORT) == 1
+    # WHEN an occurrence lands two minutes earlier (outside that window, inside a five-minute one)
+    batch.note("k", "e0", at(-20))
+    # THEN the short window still counts one, the long one two, and the short one again one
+    assert batch.count("k", at(100), SHORT) == 1
+    assert batch.count("k", at(100), WINDOW) == 2
+    assert batch.count("k", at(100), SHORT) == 1
+
+
+def test_two_keys_asked_in_turn_keep_their_own_counts() -> None:
+    # GIVEN two keys in one batch
+    batch = view(InMemoryStateStore())
+    # WHEN occurrences alternate between them within one bucket
+    counts = [batch.add("a" if n % 3 else "b", f"e{n}", at(n / 10), WINDOW) for n in range(30)]
+    # THEN each key counted only its own
+    assert counts[-3:] == [10, 19, 20]
+    assert (batch.count("a", at(3), WINDOW), batch.count("b", at(3), WINDOW)) == (20, 10)
+
+
+def test_a_retried_unit_counts_as_its_first_attempt() -> None:
+    # GIVEN a first attempt of unit p1, committed
+    store = InMemoryStateStore()
+    first_attempt = view(store, "p1")
+    first_counts = [first_attempt.add("k", f"e{n}", at(n), WINDOW) for n in range(5)]
+    first_attempt.commit()
+    # WHEN the same unit is evaluated again, its counts asked twice each
+    retry = view(store, "p1")
+    retry_counts = [retry.add("k", f"e{n}", at(n), WINDOW) for n in range(5)]
+    again = [retry.count("k", at(n), WINDOW) for n in range(5)]
+    # THEN it sees the same counts as the first attempt
+    assert retry_counts == first_counts == [1, 2, 3, 4, 5]
+    assert again == [5, 5, 5, 5, 5]
+
+
+def test_a_member_moving_to_a_later_bucket_is_counted_once() -> None:
+    # GIVEN two members counted in a window
+    batch = view(InMemoryStateStore())
+    batch.add_distinct("spray", "alice", at(0), WINDOW)
+    assert batch.add_distinct("spray", "bob", at(1), WINDOW) == 2
+    # WHEN alice fails again 30 s later (a later bucket, same window) and carol once
+    again = batch.add_distinct("spray", "alice", at(30), WINDOW)
+    carol = batch.add_distinct("spray", "carol", at(31), WINDOW)
+    # THEN alice still counts once, and carol makes three
+    assert (again, carol) == (2, 3)
+
+
+def test_remembered_sums_equal_summing_afresh_over_a_random_batch() -> None:
+    # GIVEN a store holding an earlier unit's occurrences, and a random batch over three keys
+    rng = random.Random(11)
+    store = InMemoryStateStore()
+    earlier = view(store, "p0")
+    for n in range(40):
+        earlier.add(f"k{n % 3}", f"old{n}", at(rng.uniform(-400, 200)), WINDOW)
+        earlier.add_distinct(f"k{n % 3}", f"user{rng.randrange(12)}", at(rng.uniform(-400, 200)), WINDOW)
+    earlier.commit()
+    batch = view(store, "p1", "p2")
+    # WHEN occurrences, notes, members and questions come in random order, mostly forwards in time
+    moment = 0.0
+    for n in range(600):
+        moment += rng.choice([0.0, 0.3, 4.0, 11.0, -40.0 if n % 50 == 0 else 0.0])
+        asked, key, window = at(moment), f"k{rng.randrange(3)}", rng.choice([WINDOW, SHORT, TINY])
+        when = at(moment - rng.choice([0.0, 0.0, 3.0, 15.0, 50.0]))  # now and then late
+        batch.unit = rng.choice(["p1", "p2"])
+        operation = rng.randrange(4)
+        if operation == 0:
+            batch.add(key, f"e{rng.randrange(400)}", when, window)
+        elif operation == 1:
+            batch.note(key, f"e{rng.randrange(400)}", when)
+        elif operation == 2:
+            batch.add_distinct(key, f"user{rng.randrange(20)}", when, window)
+        # THEN every key's remembered answers equal summing its buckets afresh
+        for name in ("k0", "k1", "k2"):
+            state = batch._key(name, asked)
+            assert remembered(state, asked, window) == summed_afresh(state, asked, window)
+
+
+def test_the_bucket_of_a_time_asked_again_is_the_same_as_computed() -> None:
+    # GIVEN times asked in turn: one twice, an equal copy, a naive time, and a later one
+    moment = at(17.5)
+    asked = [moment, moment, moment + timedelta(0), moment.replace(tzinfo=None), at(95)]
+    # WHEN their window buckets are asked
+    lasts = [window_buckets(when, WINDOW)[1] for when in asked]
+    # THEN each is the bucket computed afresh
+    assert lasts == [bucket_of(when) for when in asked]
