@@ -44,25 +44,31 @@ class RuleContext:
     state: Windows
     params: Mapping[str, ParamValue]
     windows: dict[str, timedelta] = field(default_factory=dict, compare=False, repr=False)
+    ints: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def param_int(self, name: str) -> int:
-        """An integer parameter."""
-        value = self.params[name]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"rule parameter {name!r} must be a number")
-        return int(value)
+        """An integer parameter (checked once per batch, asked per event)."""
+        value = self.ints.get(name)
+        if value is None:
+            value = self.ints[name] = int(_number(self.params, name))
+        return value
 
     def param_window(self, name: str = "window_minutes") -> timedelta:
         """A window parameter given in minutes, as a timedelta (made once per batch, asked per event)."""
         window = self.windows.get(name)
         if window is None:
-            value = self.params[name]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"rule parameter {name!r} must be a number")
-            minutes = float(value)
+            minutes = float(_number(self.params, name))
             # One object per length across rules: the state view recognises a repeated window by identity.
             window = self.windows[name] = _WINDOWS.setdefault(minutes, timedelta(minutes=minutes))
         return window
+
+
+def _number(params: Mapping[str, ParamValue], name: str) -> int | float:
+    """A numeric rule parameter; a bool or a string is a TypeError (the rule fails, the engine counts it)."""
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"rule parameter {name!r} must be a number")
+    return value
 
 
 Evaluate = Callable[[Observation, RuleContext], Match | None]

@@ -52,17 +52,19 @@ def bucket_of(at: datetime) -> datetime:
 
 
 class _LastAsked:
-    """The last bucket and the last window asked for: the rules ask about one event's time in turn.
+    """The last bucket and the last window asked for: the rules ask about one burst's times in turn.
 
-    Matched by identity (the same event time and window objects), so a hit costs an `is` check or
-    two; a miss is computed afresh. One tuple is swapped at a time, so a reader never sees a mix.
+    The bucket is matched by range (a UTC time inside it gets the very same bucket object), the
+    window by identity of that bucket and of the window object, so a hit costs two comparisons and
+    two `is` checks; a miss is computed afresh. One tuple is swapped at a time, so a reader never
+    sees a mix.
     """
 
     __slots__ = ("bucket", "window")
 
     def __init__(self) -> None:
         """Start with nothing remembered."""
-        self.bucket: tuple[datetime, datetime] | None = None
+        self.bucket: tuple[datetime, datetime] | None = None  # (start, end) of the last bucket
         self.window: tuple[datetime, timedelta, tuple[datetime, datetime, int]] | None = None
 
 
@@ -70,23 +72,25 @@ _LAST_ASKED = _LastAsked()
 
 
 def _bucket_at(at: datetime) -> datetime:
-    """`bucket_of(at)`, remembered for the last time asked (every rule on an event asks for its bucket)."""
+    """`bucket_of(at)`, remembered for the last bucket (the events of a burst share a few buckets)."""
     entry = _LAST_ASKED.bucket
-    if entry is not None and entry[0] is at:
-        return entry[1]
-    bucket = bucket_of(at)
-    _LAST_ASKED.bucket = (at, bucket)
-    return bucket
+    if entry is not None and at.tzinfo is UTC and entry[0] <= at < entry[1]:
+        return entry[0]
+    start = bucket_of(at)
+    _LAST_ASKED.bucket = (start, start + BUCKET)
+    return start
 
 
 def window_buckets(at: datetime, window: timedelta) -> tuple[datetime, datetime, int]:
     """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
+    last = _bucket_at(at)
     entry = _LAST_ASKED.window
-    if entry is not None and entry[0] is at and entry[1] is window:
+    if entry is not None and entry[0] is last and entry[1] is window:
         return entry[2]
-    start, last = bucket_of(at - window), _bucket_at(at)
+    start = bucket_of(at - window)
     buckets = (start, last, (last - start) // BUCKET)
-    _LAST_ASKED.window = (at, window, buckets)
+    if not window % BUCKET:  # a window of whole buckets has the same bounds for every time in `last`
+        _LAST_ASKED.window = (last, window, buckets)
     return buckets
 
 
@@ -146,6 +150,8 @@ class _Added:
         return Tally(self.count, frozenset(self.members), self.first)
 
 
+# A window's first and last bucket and how many buckets lie between (from window_buckets).
+Bounds = tuple[datetime, datetime, int]
 # What a window's buckets add up to, remembered per key: (first bucket, last bucket, answer).
 _Summed = tuple[datetime, datetime, int]
 _Earliest = tuple[datetime, datetime, datetime | None]
@@ -161,6 +167,7 @@ class _KeyState:
     """
 
     since: datetime
+    ready: datetime = field(init=False)  # since + the horizon: from then on a window needs nothing older
     counts: dict[datetime, int] = field(default_factory=dict)  # stored + batch, per bucket
     firsts: dict[datetime, datetime] = field(default_factory=dict)  # earliest time, per bucket
     last_seen: dict[str, datetime] = field(default_factory=dict)  # member → latest bucket (stored + batch)
@@ -243,18 +250,18 @@ class _KeyState:
             start += BUCKET
         return held
 
-    def count(self, at: datetime, window: timedelta) -> int:
-        """Occurrences in the buckets of the window ending at `at`."""
-        start, last, span = window_buckets(at, window)
+    def count(self, bounds: Bounds) -> int:
+        """Occurrences in the buckets of the window with these bounds."""
+        start, last, span = bounds
         summed = self.summed
         if summed is None or summed[0] != start or summed[1] != last:
             counts = self.counts
             summed = self.summed = (start, last, sum([counts[b] for b in self._held(start, last, span)]))
         return summed[2]
 
-    def first(self, at: datetime, window: timedelta) -> datetime:
+    def first(self, bounds: Bounds, at: datetime, window: timedelta) -> datetime:
         """The earliest time noted in the window's buckets, not before the window's start; else `at`."""
-        start, last, span = window_buckets(at, window)
+        start, last, span = bounds
         remembered = self.earliest
         if remembered is None or remembered[0] != start or remembered[1] != last:
             firsts = self.firsts
@@ -263,9 +270,9 @@ class _KeyState:
         earliest = remembered[2]
         return max(at if earliest is None else earliest, at - window)
 
-    def distinct(self, at: datetime, window: timedelta) -> int:
-        """Distinct members whose latest bucket lies in the window ending at `at`, summed per bucket."""
-        start, last, _span = window_buckets(at, window)
+    def distinct(self, bounds: Bounds) -> int:
+        """Distinct members whose latest bucket lies in the window with these bounds, summed per bucket."""
+        start, last, _span = bounds
         summed = self.distinct_summed
         if summed is None or summed[0] != start or summed[1] != last:
             latest = self.latest_members.items()
@@ -287,19 +294,20 @@ class StateView:
     def _key(self, key: str, at: datetime) -> _KeyState:
         """The key's state, read from the store on first use (again only if an earlier time is asked)."""
         state = self._keys.get(key)
-        if state is not None and at >= state.since + self._horizon:
+        if state is not None and at >= state.ready:
             return state  # what the window ending at `at` needs is loaded (the usual case)
         since = window_buckets(at, self._horizon)[0]
         if state is None or since < state.since:
             fresh = state or _KeyState(since)
             fresh.since = since if state is None else min(since, state.since)
+            fresh.ready = fresh.since + self._horizon
             fresh.absorb(self._store.load(key, fresh.since, self._units))
             self._keys[key] = state = fresh
         return state
 
     def add(self, key: str, occurrence: str, at: datetime, window: timedelta) -> int:
         """Count `occurrence` once per batch; return the occurrences in the window ending at `at`."""
-        return self._noted(key, occurrence, at).count(at, window)
+        return self._noted(key, occurrence, at).count(window_buckets(at, window))
 
     def note(self, key: str, occurrence: str, at: datetime) -> None:
         """Count `occurrence` once per batch, without counting the window."""
@@ -316,24 +324,25 @@ class StateView:
     def add_distinct(self, key: str, member: str, at: datetime, window: timedelta) -> int:
         """Note `member`; return distinct members in the window, at most DISTINCT_KEPT (then stop noting)."""
         state = self._key(key, at)
-        start = window_buckets(at, window)[1]
+        bounds = window_buckets(at, window)
+        start, last = bounds[0], bounds[1]
         seen = state.last_seen.get(member)
-        in_window = state.distinct(at, window)
-        if seen is None or seen < start:
-            known = seen is not None and seen >= window_buckets(at, window)[0]
+        in_window = state.distinct(bounds)
+        if seen is None or seen < last:
+            known = seen is not None and seen >= start
             if known or in_window < DISTINCT_KEPT:
-                state.add(start, self.unit, at, member)
+                state.add(last, self.unit, at, member)
                 if not known:  # newly in the window (a known member only moved to a later bucket)
                     in_window += 1
         return min(in_window, DISTINCT_KEPT)
 
     def count(self, key: str, at: datetime, window: timedelta) -> int:
         """Occurrences of `key` in the window ending at `at`."""
-        return self._key(key, at).count(at, window)
+        return self._key(key, at).count(window_buckets(at, window))
 
     def first(self, key: str, at: datetime, window: timedelta) -> datetime:
         """When the first occurrence in the window ending at `at` happened (`at` when there is none)."""
-        return self._key(key, at).first(at, window)
+        return self._key(key, at).first(window_buckets(at, window), at, window)
 
     def commit(self) -> None:
         """Write what the batch added, once per key (idempotent per unit, so a retry may commit again)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from detections.state import InMemoryStateStore, StateView, _KeyState, bucket_of, window_buckets
 from tests.factories import T0
@@ -35,7 +35,8 @@ def summed_afresh(state: _KeyState, moment: datetime, window: timedelta) -> tupl
 
 def remembered(state: _KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
     """Count, first time and distinct members of a window as the key state answers them."""
-    return state.count(moment, window), state.first(moment, window), state.distinct(moment, window)
+    bounds = window_buckets(moment, window)
+    return state.count(bounds), state.first(bounds, moment, window), state.distinct(bounds)
 
 
 def test_an_occurrence_added_after_a_count_is_in_the_next_count() -> None:
@@ -131,10 +132,24 @@ def test_remembered_sums_equal_summing_afresh_over_a_random_batch() -> None:
 
 
 def test_the_bucket_of_a_time_asked_again_is_the_same_as_computed() -> None:
-    # GIVEN times asked in turn: one twice, an equal copy, a naive time, and a later one
+    # GIVEN times asked in turn: one twice, an equal copy, another in its bucket, the same instant
+    # written in +02:00 and as a naive time, and a later one
     moment = at(17.5)
-    asked = [moment, moment, moment + timedelta(0), moment.replace(tzinfo=None), at(95)]
+    local = moment.astimezone(timezone(timedelta(hours=2)))
+    asked = [moment, moment, moment + timedelta(0), at(19.9), local, moment.replace(tzinfo=None), at(95)]
     # WHEN their window buckets are asked
     lasts = [window_buckets(when, WINDOW)[1] for when in asked]
-    # THEN each is the bucket computed afresh
+    # THEN each is the UTC bucket computed afresh
     assert lasts == [bucket_of(when) for when in asked]
+    assert all(last.tzinfo is UTC for last in lasts)
+
+
+def test_a_window_of_part_buckets_starts_where_each_time_says() -> None:
+    # GIVEN a 95 s window (not whole buckets) and two times in one bucket whose windows start in two
+    window = timedelta(seconds=95)
+    early, late = at(11), at(19)
+    # WHEN their bounds are asked in turn
+    answers = [window_buckets(when, window) for when in (early, late, early)]
+    # THEN each starts at the bucket holding its own time minus 95 s
+    assert [start for start, _last, _span in answers] == [at(-90), at(-80), at(-90)]
+    assert [span for _start, _last, span in answers] == [10, 9, 10]
