@@ -31,6 +31,7 @@ class Login:
     host: str  # the client host, or "unknown host"
     where: str  # " on <cluster>", or "" when the source does not say (a bare log file)
     dedup_key: str  # "<cluster>|<user>|<client host>": repeats for one user and host fold together
+    tally: str  # what repeated failures of one user and host are counted as, in a digest
 
 
 class _LastLogin:
@@ -57,14 +58,17 @@ def login_of(event: AuditEvent) -> Login:
         return entry[1]
     resource, user, client_host = event.resource, event.user, event.client_host
     host = client_host or "unknown host"
+    who = f"{user or 'unknown user'} from {host}"
+    where = f" on {resource}" if resource else ""
     login = Login(
         identity=event_identity(event),
         failures_key=f"login-failures|{resource}|{user}|{client_host}",
         sprayed_users_key=f"login-failed-users|{resource}|{client_host}",
-        who=f"{user or 'unknown user'} from {host}",
+        who=who,
         host=host,
-        where=f" on {resource}" if resource else "",
+        where=where,
         dedup_key=f"{resource}|{user}|{client_host}",
+        tally=f"failed logins for {who}{where}",
     )
     _LAST_LOGIN.entry = (event, login)
     return login

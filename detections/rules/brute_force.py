@@ -21,13 +21,14 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     failures = context.state.add(login.failures_key, login.identity, event.time, window)
     if failures < context.param_int("threshold"):
         return None
+    how_many = failed_logins(failures)
     span = duration(event.time - context.state.first(login.failures_key, event.time, window))
     return Match(
-        title=f"Brute force: {failed_logins(failures)} for {login.who}{login.where} in {span}",
+        title=f"Brute force: {how_many} for {login.who}{login.where} in {span}",
         dedup_key=login.dedup_key,
         measured=True,
-        context=((MEASURED, f"{failed_logins(failures)} in {span}"),),
-        tally=f"failed logins for {login.who}{login.where}",
+        context=((MEASURED, f"{how_many} in {span}"),),
+        tally=login.tally,
     )
 
 

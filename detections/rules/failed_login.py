@@ -19,7 +19,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     return Match(
         title=f"Failed login for {login.who}{login.where}{reason}",
         dedup_key=login.dedup_key,
-        tally=f"failed logins for {login.who}{login.where}",
+        tally=login.tally,
     )
 
 

@@ -31,12 +31,13 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     failures = context.state.count(login.failures_key, event.time, window)
     if failures < context.param_int("threshold"):
         return None
+    how_many = failed_logins(failures)
     span = duration(event.time - context.state.first(login.failures_key, event.time, window))
     return Match(
-        title=f"Logged in after {failed_logins(failures)} in {span}: {login.who}{login.where}",
+        title=f"Logged in after {how_many} in {span}: {login.who}{login.where}",
         dedup_key=login.dedup_key,
         measured=True,
-        context=((MEASURED, f"{failed_logins(failures)} in {span} before the login"),),
+        context=((MEASURED, f"{how_many} in {span} before the login"),),
         tally=f"successful logins after failed logins for {login.who}{login.where}",
     )
 

@@ -96,6 +96,7 @@ def test_a_login_names_missing_parts_plainly() -> None:
     login = login_of(event)
     # THEN the wording says what is unknown and the keys keep the empty parts
     assert (login.who, login.host, login.where) == ("unknown user from unknown host", "unknown host", "")
+    assert login.tally == "failed logins for unknown user from unknown host"
     assert (login.failures_key, login.sprayed_users_key, login.dedup_key) == (
         "login-failures|||",
         "login-failed-users||",
@@ -120,6 +121,7 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
             host="127.0.0.66",
             where=" on prod",
             dedup_key=f"prod|{event.user}|127.0.0.66",
+            tally=f"failed logins for {event.user} from 127.0.0.66 on prod",
         )
         for event in (first, first, second, copy, second)
     ]
