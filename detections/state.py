@@ -42,6 +42,7 @@ class Tally:
 
 
 BUCKET = timedelta(seconds=10)
+Bounds = tuple[datetime, datetime, int]  # a window's first and last bucket, and how many buckets between
 
 
 def bucket_of(at: datetime) -> datetime:
@@ -65,7 +66,7 @@ class _LastAsked:
     def __init__(self) -> None:
         """Start with nothing remembered."""
         self.bucket: tuple[datetime, datetime] | None = None  # (start, end) of the last bucket
-        self.window: tuple[datetime, timedelta, tuple[datetime, datetime, int]] | None = None
+        self.window: tuple[datetime, timedelta, Bounds] | None = None
 
 
 _LAST_ASKED = _LastAsked()
@@ -81,7 +82,7 @@ def _bucket_at(at: datetime) -> datetime:
     return start
 
 
-def window_buckets(at: datetime, window: timedelta) -> tuple[datetime, datetime, int]:
+def window_buckets(at: datetime, window: timedelta) -> Bounds:
     """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
     last = _bucket_at(at)
     entry = _LAST_ASKED.window
@@ -150,8 +151,6 @@ class _Added:
         return Tally(self.count, frozenset(self.members), self.first)
 
 
-# A window's first and last bucket and how many buckets lie between (from window_buckets).
-Bounds = tuple[datetime, datetime, int]
 # What a window's buckets add up to, remembered per key: (first bucket, last bucket, answer).
 _Summed = tuple[datetime, datetime, int]
 _Earliest = tuple[datetime, datetime, datetime | None]
@@ -167,7 +166,7 @@ class _KeyState:
     """
 
     since: datetime
-    ready: datetime = field(init=False)  # since + the horizon: from then on a window needs nothing older
+    ready: datetime  # since + the horizon: a window ending then or later needs nothing older
     counts: dict[datetime, int] = field(default_factory=dict)  # stored + batch, per bucket
     firsts: dict[datetime, datetime] = field(default_factory=dict)  # earliest time, per bucket
     last_seen: dict[str, datetime] = field(default_factory=dict)  # member → latest bucket (stored + batch)
@@ -298,7 +297,7 @@ class StateView:
             return state  # what the window ending at `at` needs is loaded (the usual case)
         since = window_buckets(at, self._horizon)[0]
         if state is None or since < state.since:
-            fresh = state or _KeyState(since)
+            fresh = state or _KeyState(since, since + self._horizon)
             fresh.since = since if state is None else min(since, state.since)
             fresh.ready = fresh.since + self._horizon
             fresh.absorb(self._store.load(key, fresh.since, self._units))
