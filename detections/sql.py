@@ -51,11 +51,12 @@ _BODY_KINDS = frozenset({TokenKind.STRING, TokenKind.DOLLAR, TokenKind.DQUOTED})
 
 
 _MYSQL_ENGINES = frozenset({"aurora-mysql", "aurora_mysql", "mysql", "mariadb"})
+_MYSQL_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
 
 
 def dialect_of(event: AuditEvent) -> Dialect:
     """The SQL dialect the server that wrote `event` speaks (DAS: by engine; unknown engines: PostgreSQL)."""
-    if event.source in (Source.AURORA_MYSQL, Source.MYSQL_AUDIT):
+    if event.source in _MYSQL_SOURCES:
         return Dialect.MYSQL
     if event.source is Source.ACTIVITY_STREAM and event.engine.lower() in _MYSQL_ENGINES:
         return Dialect.MYSQL
