@@ -10,7 +10,7 @@ contribution — it sees the same prior state and gives the same counts as its f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -37,8 +37,16 @@ class Tally:
 
     def plus(self, other: Tally) -> Tally:
         """Both tallies together."""
-        firsts = [t for t in (self.first, other.first) if t is not None]
-        return Tally(self.count + other.count, self.members | other.members, min(firsts, default=None))
+        return Tally.total((self, other))
+
+    @staticmethod
+    def total(tallies: Sequence[Tally]) -> Tally:
+        """All of `tallies` together (a single one as it is)."""
+        if len(tallies) == 1:
+            return tallies[0]
+        firsts = [t.first for t in tallies if t.first is not None]
+        members = frozenset().union(*[t.members for t in tallies])
+        return Tally(sum([t.count for t in tallies]), members, min(firsts, default=None))
 
 
 BUCKET = timedelta(seconds=10)
@@ -55,10 +63,9 @@ def bucket_of(at: datetime) -> datetime:
 class _LastAsked:
     """The last bucket and the last window asked for: the rules ask about one burst's times in turn.
 
-    The bucket is matched by range (a UTC time inside it gets the very same bucket object), the
-    window by identity of that bucket and of the window object, so a hit costs two comparisons and
-    two `is` checks; a miss is computed afresh. One tuple is swapped at a time, so a reader never
-    sees a mix.
+    The bucket is matched by range (a UTC time inside it gets the very same bucket object), the window
+    by identity of that bucket and of the window object; a miss is computed afresh. One tuple is
+    swapped at a time, so a reader never sees a mix.
     """
 
     __slots__ = ("bucket", "window")
@@ -364,11 +371,8 @@ class InMemoryStateStore:
         """The key's tallies per bucket from `since` on, leaving out the `exclude` units."""
         tallies: dict[datetime, Tally] = {}
         for start, units in self.buckets.get(key, {}).items():
-            if start < since:
-                continue
-            for unit, tally in units.items():
-                if unit not in exclude:
-                    tallies[start] = tallies.get(start, Tally()).plus(tally)
+            if start >= since and (kept := [tally for unit, tally in units.items() if unit not in exclude]):
+                tallies[start] = Tally.total(kept)
         return tallies
 
     def save(self, key: str, contributions: Contributions, keep: timedelta) -> None:

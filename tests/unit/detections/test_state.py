@@ -238,3 +238,26 @@ def test_window_buckets_answer_for_each_time_asked_whatever_was_asked_before() -
     for (moment, window), (start, last, span) in zip(asked, answers, strict=True):
         assert (start, last) == (bucket_of(moment - window), bucket_of(moment))
         assert span == (last - start) // BUCKET
+
+
+def test_the_store_reads_a_bucket_back_as_its_units_together_but_the_excluded() -> None:
+    # GIVEN three units in one bucket, one unit alone in the next, one excluded unit in a third,
+    # and one bucket before the time asked from
+    store = InMemoryStateStore()
+    b0, b1, b2, old = bucket_of(at(0)), bucket_of(at(10)), bucket_of(at(20)), bucket_of(at(-400))
+    store.save(
+        "k",
+        {
+            (b0, "p1"): Tally(2, frozenset({"alice"}), at(3)),
+            (b0, "p2"): Tally(1, frozenset({"alice", "bob"}), at(1)),
+            (b0, "retried"): Tally(5, frozenset({"eve"}), at(0)),
+            (b1, "p3"): Tally(4, frozenset(), None),
+            (b2, "retried"): Tally(1, frozenset({"mallory"}), at(20)),
+            (old, "p1"): Tally(9, frozenset(), at(-400)),
+        },
+        WINDOW,
+    )
+    # WHEN read back from 0 s without the retried unit
+    loaded = store.load("k", b0, frozenset({"retried"}))
+    # THEN each bucket holds its other units together: counts summed, members joined, the earliest first
+    assert loaded == {b0: Tally(3, frozenset({"alice", "bob"}), at(1)), b1: Tally(4, frozenset(), None)}
