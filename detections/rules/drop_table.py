@@ -15,7 +15,7 @@ _TEMP_SCHEMA_PREFIXES = ("pg_temp", "pg_toast_temp")
 
 def _is_temporary(name: str) -> bool:
     """Whether a dropped object name is a PostgreSQL temporary table."""
-    return name.split(".", 1)[0].strip('"').lower().startswith(_TEMP_SCHEMA_PREFIXES) and "." in name
+    return "." in name and name.split(".", 1)[0].strip('"').lower().startswith(_TEMP_SCHEMA_PREFIXES)
 
 
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
