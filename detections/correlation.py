@@ -74,19 +74,6 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
     return None
 
 
-def _identity(event: AuditEvent) -> tuple[str, ...] | None:
-    """What makes a record itself: its CloudWatch event id in its stream, else its file line or
-    stream record + index (a DAS event id is built from fields that may be empty or repeat); None if
-    unknown. The text is part of it: one delivered message holding several PostgreSQL entries gives
-    them one id and one location.
-    """
-    if event.event_id and event.source is not _ACTIVITY_STREAM:
-        return (event.log_group, event.log_stream, event.event_id, event.raw)
-    if event.location:
-        return (event.location, event.raw)
-    return None
-
-
 def _table_operation(event: AuditEvent) -> TableOperation | None:
     """The table a TABLE/AUX record names, if any."""
     if event.action is not _TABLE or not event.object or not event.command:
@@ -149,20 +136,30 @@ class _Correlator:
         # opened again) meanwhile is skipped when it comes up.
         self.opened: deque[tuple[int, tuple[str, ...], _Group | Execution]] = deque()
         self.seen: dict[tuple[str, ...], int] = {}  # identity → position it was last used at
-        self._trim_at = 2 * horizon
+        self._trim_at = 8 * horizon  # the trim keeps at most `horizon`: it runs every 7 horizons or more
 
     def is_new(self, position: int, event: AuditEvent) -> bool:
-        """Whether the record was not already used within the horizon (and remember it if so)."""
-        identity = _identity(event)
-        if identity is None:
+        """Whether the record was not already used within the horizon (and remember it if so).
+
+        What makes a record itself: its CloudWatch event id in its stream, else its file line or
+        stream record + index (a DAS event id is built from fields that may be empty or repeat); a
+        record without either is always new. The text is part of it: one delivered message holding
+        several PostgreSQL entries gives them one id and one location.
+        """
+        if event.event_id and event.source is not _ACTIVITY_STREAM:
+            identity: tuple[str, ...] = (event.log_group, event.log_stream, event.event_id, event.raw)
+        elif event.location:
+            identity = (event.location, event.raw)
+        else:
             return True
-        seen_at = self.seen.get(identity)
-        if seen_at is not None and position - seen_at < self.horizon:
-            return False  # the same record delivered again
-        self.seen[identity] = position
-        if len(self.seen) > self._trim_at:
-            # Identities are trimmed in bulk, once twice the horizon are held (older ones are new
-            # again anyway), instead of being checked on every record.
+        seen_at = self.seen.setdefault(identity, position)  # one lookup for a new record, the usual one
+        if seen_at != position:
+            if position - seen_at < self.horizon:
+                return False  # the same record delivered again
+            self.seen[identity] = position
+        elif len(self.seen) > self._trim_at:
+            # Identities are trimmed in bulk, now and then (older ones are new again anyway), instead
+            # of being checked on every record.
             self.seen = {key: at for key, at in self.seen.items() if position - at < self.horizon}
         return True
 

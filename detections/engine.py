@@ -13,7 +13,7 @@ from detections.correlation import correlate
 from detections.finding import Finding, event_identity, redacted
 from detections.observation import Observation
 from detections.rule import Rule, RuleContext, RuleKind
-from detections.rule_index import index_for
+from detections.rule_index import RuleIndex
 from detections.severity import Severity
 from detections.state import StateStore, StateStoreError, StateView
 from parsers.event import AuditEvent
@@ -63,6 +63,32 @@ class EngineCounters:
     below_min_severity: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What an engine derives from its rules alone."""
+
+    index: RuleIndex
+    horizon: timedelta
+    skip_internal: frozenset[str]  # statement rules that skip internal users (decided once per rule)
+
+
+# What was derived from the rule tuple last asked for: a container builds an engine per batch over
+# one rule tuple, and the index keeps the gate answers it remembers for the next batch.
+_last_prepared: list[tuple[tuple[Rule, ...], _Prepared]] = []
+
+
+def _prepared(rules: tuple[Rule, ...]) -> _Prepared:
+    """What an engine over `rules` needs besides them: the same object again for the same tuple."""
+    if _last_prepared and _last_prepared[0][0] is rules:
+        return _last_prepared[0][1]
+    skip_internal = frozenset(
+        rule.id for rule in rules if rule.kind is RuleKind.STATEMENT and not rule.include_internal_users
+    )
+    prepared = _Prepared(RuleIndex(rules), longest_window(rules), skip_internal)
+    _last_prepared[:] = [(rules, prepared)]
+    return prepared
+
+
 class DetectionEngine:
     """Runs rules over events; one rule's exception never stops the others."""
 
@@ -74,15 +100,11 @@ class DetectionEngine:
         self.state = state
         self.settings = settings or EngineSettings()
         self.counters = EngineCounters()
-        self.horizon = longest_window(self.rules)
-        self._index = index_for(self.rules)  # only rules that can match an observation are called
-        # Decided once per rule instead of once per call or match.
-        self._skip_internal = frozenset(
-            rule.id
-            for rule in self.rules
-            if rule.kind is RuleKind.STATEMENT and not rule.include_internal_users
-        )
-        self._reported = frozenset(
+        prepared = _prepared(self.rules)
+        self.horizon = prepared.horizon
+        self._index = prepared.index  # only rules that can match an observation are called
+        self._skip_internal = prepared.skip_internal
+        self._reported = frozenset(  # decided once per rule, not per match
             rule.id for rule in self.rules if rule.severity.at_least(self.settings.min_severity)
         )
 

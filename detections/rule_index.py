@@ -71,20 +71,6 @@ class RuleIndex:
         )
 
 
-# The index of the rule set last asked for: a container builds an engine per batch over one rule
-# tuple, and the index (with the gate answers it remembers) is a pure function of that tuple.
-_last: list[tuple[tuple[Rule, ...], RuleIndex]] = []
-
-
-def index_for(rules: tuple[Rule, ...]) -> RuleIndex:
-    """The index of `rules`: the same object again for the same tuple of rules."""
-    if _last and _last[0][0] is rules:
-        return _last[0][1]
-    index = RuleIndex(rules)
-    _last[:] = [(rules, index)]
-    return index
-
-
 def _reads_drop_evidence(rule: Rule) -> bool:
     """Whether a rule may read DROP evidence (an undeclared rule may read anything)."""
     return rule.needs is None or rule.needs.drop_evidence

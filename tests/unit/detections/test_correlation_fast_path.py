@@ -126,3 +126,25 @@ def test_a_reused_query_id_closes_the_first_execution_and_the_second_expires_on_
         (pool[5], (), 1),
         (pool[1], (), 1),
     ]
+
+
+def test_remembered_identities_are_trimmed_without_changing_which_repeats_are_dropped() -> None:
+    # GIVEN long streams of logins drawn from 60 records, so the remembered identities are trimmed
+    logins = [
+        make_event(0, action=Action.FAILED_CONNECT, event_id=str(n), log_group="g", raw=str(n))
+        for n in range(60)
+    ]
+    for seed in range(50):
+        chooser = random.Random(seed)
+        events = [chooser.choice(logins) for _ in range(300)]
+        horizon = chooser.randint(1, 5)
+        # WHEN correlating
+        observed = [o.event for o in correlate(events, horizon=horizon)]
+        # THEN exactly the records not used within the horizon before are used
+        last_used: dict[str, int] = {}
+        expected = []
+        for position, event in enumerate(events):
+            if position - last_used.get(event.event_id, -horizon) >= horizon:
+                last_used[event.event_id] = position
+                expected.append(event)
+        assert observed == expected, seed

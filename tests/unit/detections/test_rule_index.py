@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from detections.catalogue import builtin_rules
 from detections.observation import Observation, TableOperation
-from detections.rule_index import RuleIndex, index_for
+from detections.rule_index import RuleIndex
 from parsers.event import Action, AuditEvent, Source
 
 
@@ -82,24 +82,3 @@ def test_write_evidence_opens_no_gate_and_drop_evidence_reaches_its_reader() -> 
     assert _ids(create) == {"privilege-grant", "user-created"}  # "create": CREATE USER / ROLE kinds
     # AND DROP evidence reaches the rule that reads it, whatever the text holds, and no other
     assert _ids(cut) == {"drop-table"}
-
-
-def test_engines_over_the_same_rules_share_one_index() -> None:
-    # GIVEN the built-in rules, and another tuple of the same rules
-    rules = builtin_rules()
-    other = (*rules,)  # a new tuple (tuple(rules) would be the same object)
-    # WHEN asking for their indexes (a container builds an engine per batch)
-    first, again, fresh = index_for(rules), index_for(rules), index_for(other)
-    # THEN the same tuple gets the same index (its remembered answers kept), another tuple its own
-    assert first is again
-    assert fresh is not first
-    assert _ids_by(fresh, Observation(_event(Action.QUERY, "drop table t"))) == {
-        "audit-disabled",
-        "drop-database",
-        "drop-table",
-    }
-
-
-def _ids_by(index: RuleIndex, observation: Observation) -> set[str]:
-    """Ids of the rules `index` would call."""
-    return {rule.id for rule in index.rules_for(observation)}
