@@ -57,8 +57,7 @@ class EngineSettings:
 class EngineCounters:
     """What the engine did, for the run report."""
 
-    observations: int = 0
-    findings: Counter[str] = field(default_factory=Counter)
+    observations: int = 0  # findings are counted per rule by the run report (handlers/pipeline.py)
     rule_errors: Counter[str] = field(default_factory=Counter)
     below_min_severity: int = 0
 
@@ -152,7 +151,6 @@ class DetectionEngine:
             if rule_id not in self._reported:  # below the minimum severity
                 counters.below_min_severity += 1
                 continue
-            counters.findings[rule_id] += 1
             if shown is None:
                 shown = redacted(observation.event)
             # Positional (the field order of Finding): a third of the cost of ten keywords, per finding.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from operator import attrgetter
 
 from detections.finding import Alert, Finding
@@ -24,18 +24,18 @@ def windows(findings: Iterable[Finding], window: timedelta = DEFAULT_SUPPRESSION
     For a caller that may not need the alert itself (one no channel takes is only counted).
     """
     ordered = sorted(findings, key=_time_of)
-    open_groups: dict[str, list[Finding]] = {}
+    open_groups: dict[str, tuple[list[Finding], datetime]] = {}  # key → its findings, window end
     closed: list[list[Finding]] = []
     for finding in ordered:
         key = finding.group_key
         current = open_groups.get(key)
-        if current is not None and finding.event.time < current[0].event.time + window:
-            current.append(finding)  # linear: the alert is built once, when its group closes
-            continue
         if current is not None:
-            closed.append(current)
-        open_groups[key] = [finding]
-    closed.extend(open_groups.values())
+            if finding.event.time < current[1]:
+                current[0].append(finding)  # linear: the alert is built once, when its group closes
+                continue
+            closed.append(current[0])
+        open_groups[key] = ([finding], finding.event.time + window)
+    closed.extend(group for group, _ in open_groups.values())
     return sorted(closed, key=_first_seen_and_rule)
 
 
