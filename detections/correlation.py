@@ -15,9 +15,10 @@ A record delivered twice (same CloudWatch event id, same file line) is used once
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from detections.correlation_postgres import Execution, PostgresRecord, postgres_record
 from detections.observation import Observation, TableOperation
@@ -32,6 +33,11 @@ DEFAULT_HORIZON = 512
 _MYSQL_ENGINES = ("aurora-mysql", "mysql", "mariadb")
 _TEXT_MYSQL_SOURCES = (Source.AURORA_MYSQL, Source.MYSQL_AUDIT)
 _NO_ID = ("", "0")
+# Enum members bound once: on Python 3.11 each `Source.X` / `Action.X` lookup costs ~85 ns (the
+# class attribute is a descriptor), several per record on this path.
+_POSTGRES = Source.POSTGRES
+_ACTIVITY_STREAM = Source.ACTIVITY_STREAM
+_TABLE = Action.TABLE
 
 
 @dataclass(slots=True)
@@ -43,17 +49,21 @@ class _Group:
     has_statement: bool = False  # a QUERY-family record is in it (a MySQL-family group holds one)
 
 
+_GroupT = TypeVar("_GroupT", _Group, Execution)
+
+
 def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
     """The ids that identify one execution across its records, or None when the event stands alone
     (or, for the PostgreSQL log, is joined by order instead; see `correlation_postgres`).
     """
     if event.action not in STATEMENT_ACTIONS:
         return None
-    if event.source in (Source.AURORA_MYSQL, Source.MYSQL_AUDIT):
+    source = event.source
+    if source in _TEXT_MYSQL_SOURCES:
         return (
             None if event.query_id in _NO_ID else ("query", event.resource, event.session_id, event.query_id)
         )
-    if event.source is Source.ACTIVITY_STREAM:
+    if source is _ACTIVITY_STREAM:
         if event.engine in _MYSQL_ENGINES:  # query id is pid:statementId
             pid, _, statement_id = event.query_id.rpartition(":")
             key_id = f"{pid}:{statement_id}"
@@ -64,22 +74,9 @@ def correlation_key(event: AuditEvent) -> tuple[str, ...] | None:
     return None
 
 
-def _identity(event: AuditEvent) -> tuple[str, ...] | None:
-    """What makes a record itself: its CloudWatch event id in its stream, else its file line or
-    stream record + index (a DAS event id is built from fields that may be empty or repeat); None if
-    unknown. The text is part of it: one delivered message holding several PostgreSQL entries gives
-    them one id and one location.
-    """
-    if event.event_id and event.source is not Source.ACTIVITY_STREAM:
-        return (event.log_group, event.log_stream, event.event_id, event.raw)
-    if event.location:
-        return (event.location, event.raw)
-    return None
-
-
 def _table_operation(event: AuditEvent) -> TableOperation | None:
     """The table a TABLE/AUX record names, if any."""
-    if event.action is not Action.TABLE or not event.object or not event.command:
+    if event.action is not _TABLE or not event.object or not event.command:
         return None
     if event.database and "." not in event.object:
         return TableOperation(event.command, f"{event.database}.{event.object}")
@@ -88,10 +85,11 @@ def _table_operation(event: AuditEvent) -> TableOperation | None:
 
 def _selected(event: AuditEvent) -> AuditEvent:
     """A pgaudit or DAS PostgreSQL record named by the statement of its query string its COMMAND names."""
-    if event.source is Source.ACTIVITY_STREAM:
+    source = event.source
+    if source is _ACTIVITY_STREAM:
         if event.engine in _MYSQL_ENGINES:
             return event
-    elif postgres_record(event) is not PostgresRecord.AUDIT:
+    elif source is not _POSTGRES or postgres_record(event) is not PostgresRecord.AUDIT:
         return event
     if not event.statement or not event.command:
         return event
@@ -105,15 +103,26 @@ def _observation(events: list[AuditEvent]) -> Observation:
     if len(events) == 1:  # the common case (a statement without TABLE lines): nothing to merge
         only = events[0]
         operation = _table_operation(only)
-        return Observation(event=_selected(only), table_operations=() if operation is None else (operation,))
-    statements = [e for e in events if e.action is not Action.TABLE and e.statement]
-    complete = [e for e in statements if not e.statement_truncated]
-    best = (complete or statements or events)[0]
-    failed = next((e for e in events if not e.succeeded), None)
+        return Observation(_selected(only), () if operation is None else (operation,))
+    # One pass: the first complete statement record (else the first truncated one, else the first
+    # record), the first failed record, and the tables named, each once, in order.
+    complete = truncated = failed = None
+    operations: dict[TableOperation, None] = {}
+    for event in events:
+        if event.action is _TABLE:
+            if (operation := _table_operation(event)) is not None:
+                operations[operation] = None
+        elif event.statement and complete is None:
+            if not event.statement_truncated:
+                complete = event
+            elif truncated is None:
+                truncated = event
+        if failed is None and not event.succeeded:
+            failed = event
+    best = complete if complete is not None else truncated if truncated is not None else events[0]
     if failed is not None and best.succeeded:
         best = evolve(best, status=failed.status, error_message=failed.error_message)
-    operations = tuple(dict.fromkeys(op for e in events if (op := _table_operation(e)) is not None))
-    return Observation(event=_selected(best), table_operations=operations, merged_records=len(events))
+    return Observation(_selected(best), tuple(operations), len(events))
 
 
 class _Correlator:
@@ -122,32 +131,52 @@ class _Correlator:
     def __init__(self, horizon: int) -> None:
         """Start with nothing open."""
         self.horizon = horizon
-        self.open: OrderedDict[tuple[str, ...], _Group | Execution] = OrderedDict()
-        self.seen: OrderedDict[tuple[str, ...], int] = OrderedDict()
-        self._trim_at = 2 * horizon
+        self.open: dict[tuple[str, ...], _Group | Execution] = {}
+        # What was opened, in opening order, for expiry; an entry whose key was closed (or closed and
+        # opened again) meanwhile is skipped when it comes up.
+        self.opened: deque[tuple[int, tuple[str, ...], _Group | Execution]] = deque()
+        self.seen: dict[tuple[str, ...], int] = {}  # identity → position it was last used at
+        self._trim_at = 8 * horizon  # the trim keeps at most `horizon`: it runs every 7 horizons or more
+
+    def is_new(self, position: int, event: AuditEvent) -> bool:
+        """Whether the record was not already used within the horizon (and remember it if so).
+
+        What makes a record itself: its CloudWatch event id in its stream, else its file line or
+        stream record + index (a DAS event id is built from fields that may be empty or repeat); a
+        record without either is always new. The text is part of it: one delivered message holding
+        several PostgreSQL entries gives them one id and one location.
+        """
+        if event.event_id and event.source is not _ACTIVITY_STREAM:
+            identity: tuple[str, ...] = (event.log_group, event.log_stream, event.event_id, event.raw)
+        elif event.location:
+            identity = (event.location, event.raw)
+        else:
+            return True
+        seen_at = self.seen.setdefault(identity, position)  # one lookup for a new record, the usual one
+        if seen_at != position:
+            if position - seen_at < self.horizon:
+                return False  # the same record delivered again
+            self.seen[identity] = position
+        elif len(self.seen) > self._trim_at:
+            # Identities are trimmed in bulk, now and then (older ones are new again anyway), instead
+            # of being checked on every record.
+            self.seen = {key: at for key, at in self.seen.items() if position - at < self.horizon}
+        return True
 
     def add(self, position: int, event: AuditEvent) -> list[Observation]:
-        """The observations that this event completes (possibly its own)."""
-        identity = _identity(event)
-        if identity is not None:
-            seen_at = self.seen.get(identity)
-            if seen_at is not None:
-                if position - seen_at < self.horizon:
-                    return []  # the same record delivered again
-                self.seen.move_to_end(identity)  # seen long ago: kept in position order
-            self.seen[identity] = position
-        if event.source is Source.POSTGRES:
+        """The observations that this new event completes (possibly its own)."""
+        if event.source is _POSTGRES:
             role = postgres_record(event) if event.action in STATEMENT_ACTIONS else None
             if event.session_id:
                 return list(self._postgres(position, event, role))
             # no pid in the log line prefix: nothing proves a join
-            return [Observation(event=_selected(event) if role is not None else event)]
+            return [Observation(_selected(event) if role is not None else event)]
         if (key := correlation_key(event)) is None:
             operation = _table_operation(event)
-            return [Observation(event=event, table_operations=() if operation is None else (operation,))]
+            return [Observation(event, () if operation is None else (operation,))]
         closed: list[Observation] = []
         group = self.open.get(key)
-        statement_record = event.action is not Action.TABLE
+        statement_record = event.action is not _TABLE
         if (
             isinstance(group, _Group)
             and statement_record
@@ -156,13 +185,19 @@ class _Correlator:
         ):
             # server_audit may give two statements of one connection the same query id (FORMATS 2,
             # the sample's `1,2,QUERY` lines): a second QUERY record is another execution.
-            closed = list(self._close(key))
+            closed = self._close(key)
             group = None
         if not isinstance(group, _Group):
-            group = self.open[key] = _Group(events=[], opened_at=position)
+            group = self._open(position, key, _Group([], position))
         group.events.append(event)
         group.has_statement = group.has_statement or statement_record
         return closed
+
+    def _open(self, position: int, key: tuple[str, ...], item: _GroupT) -> _GroupT:
+        """Open `item` under `key` (nothing is open under it)."""
+        self.open[key] = item
+        self.opened.append((position, key, item))
+        return item
 
     def _postgres(
         self, position: int, event: AuditEvent, role: PostgresRecord | None
@@ -178,36 +213,29 @@ class _Correlator:
             return
         yield from self._close(key)
         if role is PostgresRecord.STATEMENT_LINE:
-            self.open[key] = Execution.of_statement_line(position, event)
+            self._open(position, key, Execution.of_statement_line(position, event))
         elif role is PostgresRecord.AUDIT:
-            execution = self.open[key] = Execution(opened_at=position)
-            execution.add_audit(event)
+            self._open(position, key, Execution(opened_at=position)).add_audit(event)
         else:
-            yield Observation(event=event)
+            yield Observation(event)
 
-    def _close(self, key: tuple[str, ...]) -> Iterator[Observation]:
+    def _close(self, key: tuple[str, ...]) -> list[Observation]:
         """Emit and forget what is open under `key`."""
         item = self.open.pop(key, None)
+        if item is None:
+            return []
         if isinstance(item, Execution):
-            yield from item.observations()
-        elif item is not None:
-            yield _observation(item.events)
+            return item.observations()
+        return [_observation(item.events)]
 
     def expire(self, position: int) -> list[Observation]:
-        """Close what was opened `horizon` records ago; now and then forget identities as old.
-
-        Identities are trimmed in bulk, once twice the horizon are held (`add` ignores older ones),
-        instead of being checked on every record.
-        """
+        """Close what was opened `horizon` records ago (or earlier), in opening order."""
         closed: list[Observation] = []
-        while self.open:
-            key = next(iter(self.open))
-            if position - self.open[key].opened_at < self.horizon:
-                break
-            closed.extend(self._close(key))
-        if len(self.seen) > self._trim_at:
-            while self.seen and position - next(iter(self.seen.values())) >= self.horizon:
-                self.seen.popitem(last=False)
+        opened = self.opened
+        while opened and position - opened[0][0] >= self.horizon:
+            _, key, item = opened.popleft()
+            if self.open.get(key) is item:
+                closed.extend(self._close(key))
         return closed
 
     def finish(self) -> Iterator[Observation]:
@@ -219,10 +247,16 @@ class _Correlator:
 def correlate(events: Iterable[AuditEvent], *, horizon: int = DEFAULT_HORIZON) -> Iterator[Observation]:
     """Turn events into observations, one per execution; streams with bounded memory (`horizon`)."""
     correlator = _Correlator(horizon)
+    opened = correlator.opened
     for position, event in enumerate(events):
-        # Plain lists, usually of zero or one observation: cheaper than two generators per event.
-        if completed := correlator.add(position, event):
-            yield from completed
-        if expired := correlator.expire(position):
-            yield from expired
+        if correlator.is_new(position, event):
+            if event.action not in STATEMENT_ACTIONS and event.source is not _POSTGRES:
+                # A connection record of the MySQL family or DAS stands alone (`add` would say the
+                # same): no group, no table, no statement to select.
+                yield Observation(event)
+            # Plain lists, usually of zero or one observation: cheaper than two generators per event.
+            elif completed := correlator.add(position, event):
+                yield from completed
+        if opened and position - opened[0][0] >= horizon:
+            yield from correlator.expire(position)
     yield from correlator.finish()

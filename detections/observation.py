@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 from detections.sql import Statement, StatementKind, classify, dialect_of
 from parsers.event import STATEMENT_ACTIONS, AuditEvent
@@ -11,7 +10,8 @@ from parsers.event import STATEMENT_ACTIONS, AuditEvent
 DROP_COMMANDS = frozenset({"DROP", "DROP TABLE"})  # MySQL TABLE event / DAS AUX, pgaudit COMMAND
 
 
-@dataclass(frozen=True, slots=True)
+# Not `frozen` (as AuditEvent): one is built per table record; still a value, never assigned to.
+@dataclass(slots=True, unsafe_hash=True)
 class TableOperation:
     """A table touched by a statement, as reported by a TABLE event, a DAS AUX event or pgaudit."""
 
@@ -19,20 +19,30 @@ class TableOperation:
     object: str
 
 
-@dataclass(eq=False)
+# Slotted, with the classification computed on first use by hand: functools.cached_property takes
+# a lock on every first computation on Python 3.11, and one observation is built per execution.
+@dataclass(eq=False, slots=True)
 class Observation:
     """An event as rules see it: the statement classified once, plus correlated evidence."""
 
     event: AuditEvent
     table_operations: tuple[TableOperation, ...] = ()
     merged_records: int = 1  # how many audit records describe this one thing
+    _statements: tuple[Statement, ...] | None = field(default=None, init=False, repr=False)
+    _by_kind: dict[StatementKind, tuple[Statement, ...]] | None = field(default=None, init=False, repr=False)
 
-    @cached_property
+    @property
     def statements(self) -> tuple[Statement, ...]:
         """The statement text split and classified (empty when the event carries no statement)."""
-        if self.event.action not in STATEMENT_ACTIONS or not self.event.statement:
-            return ()
-        return classify(self.event.statement, dialect_of(self.event))
+        statements = self._statements
+        if statements is None:
+            event = self.event
+            if event.action not in STATEMENT_ACTIONS or not event.statement:
+                statements = ()
+            else:
+                statements = classify(event.statement, dialect_of(event))
+            self._statements = statements
+        return statements
 
     def statements_of(self, *kinds: StatementKind) -> tuple[Statement, ...]:
         """The classified statements of the given kinds."""
@@ -40,16 +50,11 @@ class Observation:
         if not statements:
             return ()
         if len(kinds) == 1:  # most rules ask for one kind
-            return self._by_kind.get(kinds[0], ())
+            by_kind = self._by_kind
+            if by_kind is None:
+                by_kind = self._by_kind = _grouped(statements)
+            return by_kind.get(kinds[0], ())
         return tuple(s for s in statements if s.kind in kinds)
-
-    @cached_property
-    def _by_kind(self) -> dict[StatementKind, tuple[Statement, ...]]:
-        """The classified statements grouped by kind, each group in statement order."""
-        grouped: dict[StatementKind, list[Statement]] = {}
-        for statement in self.statements:
-            grouped.setdefault(statement.kind, []).append(statement)
-        return {kind: tuple(group) for kind, group in grouped.items()}
 
     @property
     def statement_is_complete(self) -> bool:
@@ -65,4 +70,15 @@ class Observation:
     @property
     def has_drop_evidence(self) -> bool:
         """Whether correlated records say a table was dropped, whatever the statement text says."""
-        return any(op.command.upper() in DROP_COMMANDS for op in self.table_operations)
+        for op in self.table_operations:  # noqa: SIM110 - a loop: most have none, no generator for them
+            if op.command.upper() in DROP_COMMANDS:
+                return True
+        return False
+
+
+def _grouped(statements: tuple[Statement, ...]) -> dict[StatementKind, tuple[Statement, ...]]:
+    """The classified statements grouped by kind, each group in statement order."""
+    grouped: dict[StatementKind, list[Statement]] = {}
+    for statement in statements:
+        grouped.setdefault(statement.kind, []).append(statement)
+    return {kind: tuple(group) for kind, group in grouped.items()}

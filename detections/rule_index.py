@@ -35,26 +35,31 @@ class RuleIndex:
             rule.id: statement_keywords([rule.needs]) if rule.needs and rule.needs.statement_kinds else None
             for rule in self._all
         }
-        # Statements repeat: the gate's answer per (action, text), for texts up to REMEMBERED_CHARS.
-        self._remembered: dict[tuple[Action, str], tuple[Rule, ...]] = {}
+        # Statements repeat: the answer per (action, text, DROP evidence), for texts up to REMEMBERED_CHARS.
+        self._remembered: dict[tuple[Action, str, bool], tuple[Rule, ...]] = {}
 
     def rules_for(self, observation: Observation) -> tuple[Rule, ...]:
         """The rules worth calling on this observation."""
-        candidates = self._by_action.get(observation.event.action, self._all)
-        statement = observation.event.statement
+        event = observation.event
+        candidates = self._by_action.get(event.action, self._all)
+        statement = event.statement
         if not statement:
             return candidates
+        drop_evidence = observation.has_drop_evidence
         if len(statement) > REMEMBERED_CHARS:
-            rules = self._gated(candidates, statement)
-        else:
-            key = (observation.event.action, statement)
-            remembered = self._remembered.get(key)
-            if remembered is None:
-                if len(self._remembered) >= REMEMBERED_TEXTS:
-                    self._remembered.clear()  # bounded: start over rather than track recency
-                remembered = self._remembered[key] = self._gated(candidates, statement)
-            rules = remembered
-        if observation.has_drop_evidence:  # the rules reading it run whatever the text holds
+            return self._answer(candidates, statement, drop_evidence)
+        key = (event.action, statement, drop_evidence)
+        remembered = self._remembered.get(key)
+        if remembered is None:
+            if len(self._remembered) >= REMEMBERED_TEXTS:
+                self._remembered.clear()  # bounded: start over rather than track recency
+            remembered = self._remembered[key] = self._answer(candidates, statement, drop_evidence)
+        return remembered
+
+    def _answer(self, candidates: tuple[Rule, ...], statement: str, drop_evidence: bool) -> tuple[Rule, ...]:
+        """The candidates the keyword gate lets through, plus those reading DROP evidence if there is some."""
+        rules = self._gated(candidates, statement)
+        if drop_evidence:  # the rules reading it run whatever the text holds
             gated = {rule.id for rule in rules}
             return tuple(rule for rule in candidates if rule.id in gated or _reads_drop_evidence(rule))
         return rules

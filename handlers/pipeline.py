@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 
 from detections.engine import DetectionEngine, UnitOf
 from detections.finding import Finding
-from parsers.event import AuditEvent, ParseFailure, ParseResult
+from parsers.event import AuditEvent, ParseFailure, ParseResult, Source
 
 logger = logging.getLogger(__name__)
 
 FAILURE_SAMPLES = 20
+# Each source's slug: `Source.value` is a descriptor call on Python 3.11 (~250 ns), paid per event.
+_SOURCE_NAMES = {source: source.value for source in Source}
 
 
 @dataclass
@@ -49,7 +51,7 @@ def accept_events(
             if set_aside is not None:
                 set_aside(result)
             continue
-        report.events[result.source.value] += 1
+        report.events[_SOURCE_NAMES[result.source]] += 1
         yield result
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from detections.digest import describe
 from detections.finding import Alert, Finding, event_identity
-from detections.noise import collapse
+from detections.noise import windows
 from detections.state import StateStoreError
 from detections.suppression import AdmitRequest, DeliveryLedger, SuppressionStore
 from notifiers.notifier import DeliveryError, DeliveryResult, Notifier, OutgoingAlert
@@ -89,12 +89,14 @@ class Delivery:
         """
         outgoing = []
         ordinals: Counter[str] = Counter()
-        for alert in collapse(findings, self.window):
-            if not any(channel in self.notifiers for channel in alert.first.channels):
-                # Nowhere to go: no suppression window is read or written for it (no state calls).
-                for channel in alert.first.channels:
+        for group in windows(findings, self.window):
+            channels = group[0].channels
+            if not any(channel in self.notifiers for channel in channels):
+                # Nowhere to go: only counted (no alert built, no suppression window read or written).
+                for channel in channels:
                     self._unrouted(channel, report)
                 continue
+            alert = Alert.of(group)
             key = alert.first.group_key
             identifier = batch_alert_id(batch_id, key, ordinals[key]) if batch_id else alert_id(alert)
             ordinals[key] += 1

@@ -199,7 +199,7 @@ def test_a_record_delivered_twice_within_the_horizon_counts_once_and_beyond_it_a
 
     events = [login(0, "a"), login(1, "b"), login(0, "a"), *(login(2 + n, f"x{n}") for n in range(8))]
     events.append(login(0, "a"))
-    # WHEN correlating with a horizon of 3 (identities are trimmed in bulk, past twice the horizon)
+    # WHEN correlating with a horizon of 3 (identities are trimmed in bulk, now and then)
     observed = [o.event.event_id for o in correlate(events, horizon=3)]
     # THEN the repeat within the horizon is dropped, the one far beyond it is seen again
     assert observed == ["a", "b", *(f"x{n}" for n in range(8)), "a"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine, EngineSettings
 from detections.observation import Observation
@@ -86,3 +88,17 @@ def test_findings_carry_redacted_statements_and_no_raw_text() -> None:
     assert secret not in (finding.event.statement or "")
     assert finding.event.raw == ""
     assert "'***'" in (finding.event.statement or "")
+
+
+def test_engines_over_one_rule_tuple_share_its_index_and_another_tuple_gets_its_own() -> None:
+    # GIVEN the built-in rules, and a new tuple of the same rules
+    rules = builtin_rules()
+    other = (*rules,)  # a new tuple (tuple(rules) would be the same object)
+    # WHEN building engines over them, as a container does per batch
+    first, again = DetectionEngine(rules, InMemoryStateStore()), DetectionEngine(rules, InMemoryStateStore())
+    fresh = DetectionEngine(other, InMemoryStateStore())
+    # THEN the same tuple shares one index (its remembered gate answers kept), the other its own,
+    # with the same longest window
+    assert first._index is again._index
+    assert fresh._index is not first._index
+    assert fresh.horizon == first.horizon > timedelta(0)

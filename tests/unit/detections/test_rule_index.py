@@ -82,3 +82,14 @@ def test_write_evidence_opens_no_gate_and_drop_evidence_reaches_its_reader() -> 
     assert _ids(create) == {"privilege-grant", "user-created"}  # "create": CREATE USER / ROLE kinds
     # AND DROP evidence reaches the rule that reads it, whatever the text holds, and no other
     assert _ids(cut) == {"drop-table"}
+
+
+def test_a_remembered_text_is_answered_apart_with_and_without_drop_evidence() -> None:
+    # GIVEN one index, and a SELECT seen without, with, and again without DROP table evidence
+    index = RuleIndex(builtin_rules())
+    plain = Observation(_event(Action.QUERY, "SELECT 1"))
+    dropped = Observation(_event(Action.QUERY, "SELECT 1"), (TableOperation("DROP", "shop.t"),))
+    # WHEN asking for the rules of each, in turn
+    answers = [{rule.id for rule in index.rules_for(o)} for o in (plain, dropped, plain, dropped)]
+    # THEN the remembered answers never mix: only the evidence reaches the drop rule
+    assert answers == [set(), {"drop-table"}, set(), {"drop-table"}]
