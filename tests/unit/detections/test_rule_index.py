@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from detections.catalogue import builtin_rules
 from detections.observation import Observation, TableOperation
@@ -31,9 +31,10 @@ def test_login_rules_see_logins_and_statement_rules_statements() -> None:
     login = Observation(_event(Action.FAILED_CONNECT))
     drop = Observation(_event(Action.QUERY, "drop table t"))
     # WHEN asking the index which rules to call
-    # THEN a login reaches only the login rules, the statement only the rules whose keywords it has
+    # THEN a login reaches only the login rules, the statement only the rules of its kind (DROP is
+    # also a keyword of drop-database and audit-disabled's DROP EXTENSION: the kind gate stops them)
     assert _ids(login) == {"brute-force", "failed-login", "login-after-failures", "password-spray"}
-    assert _ids(drop) == {"audit-disabled", "drop-database", "drop-table"}  # DROP EXTENSION pgaudit too
+    assert _ids(drop) == {"drop-table"}
 
 
 def test_keyword_free_statements_reach_no_rule_unless_table_evidence_or_escapes_could_matter() -> None:
@@ -47,7 +48,7 @@ def test_keyword_free_statements_reach_no_rule_unless_table_evidence_or_escapes_
     # THEN the SELECT reaches none; DROP evidence reaches drop-table; the escape reaches drop rules
     assert _ids(select) == set()
     assert "drop-table" in _ids(evidence)
-    assert {"drop-table", "drop-database"} <= _ids(escaped)
+    assert "drop-table" in _ids(escaped)
     assert [s.kind.value for s in escaped.statements] == ["drop_table"]
 
 
@@ -93,3 +94,95 @@ def test_a_remembered_text_is_answered_apart_with_and_without_drop_evidence() ->
     answers = [{rule.id for rule in index.rules_for(o)} for o in (plain, dropped, plain, dropped)]
     # THEN the remembered answers never mix: only the evidence reaches the drop rule
     assert answers == [set(), {"drop-table"}, set(), {"drop-table"}]
+
+
+def test_a_keyword_without_its_kind_reaches_no_rule_of_that_kind() -> None:
+    # GIVEN statements holding a rule keyword, classified as other kinds, and ones of the rules' kinds
+    create_table = Observation(_event(Action.QUERY, "CREATE TABLE t (id INT)"))
+    create_user = Observation(_event(Action.QUERY, "CREATE USER 'u'@'%' IDENTIFIED BY 'x'"))
+    insert_set = Observation(_event(Action.QUERY, "UPDATE t SET drop_count = 1"))
+    # WHEN asking the index
+    # THEN CREATE TABLE reaches no account rule, CREATE USER reaches them, an UPDATE no rule
+    assert _ids(create_table) == set()
+    assert {"user-created", "privilege-grant"} <= _ids(create_user)
+    assert _ids(insert_set) == set()
+
+
+def test_the_kind_gate_reads_the_statement_in_its_own_dialect() -> None:
+    # GIVEN one text that is a lone SELECT for MySQL (backslash escapes the quote) and a SELECT plus a
+    # DROP TABLE for PostgreSQL (standard strings: the backslash is a character)
+    text = "SELECT 'a\\'; DROP TABLE t; -- '"
+    mysql = Observation(_event(Action.QUERY, text))
+    postgres = Observation(
+        AuditEvent(
+            source=Source.POSTGRES,
+            time=datetime(2026, 11, 23, 13, 7, tzinfo=UTC),
+            action=Action.QUERY,
+            user="app",
+            statement=text,
+        )
+    )
+    index = RuleIndex(builtin_rules())
+    # WHEN one index answers the MySQL one first, then the PostgreSQL one (remembered per text)
+    mysql_rules = {rule.id for rule in index.rules_for(mysql)}
+    postgres_rules = {rule.id for rule in index.rules_for(postgres)}
+    # THEN each is answered by its own dialect's classification
+    assert mysql_rules == set()
+    assert postgres_rules == {"drop-table"}
+
+
+def test_every_rule_the_kind_gate_skips_returns_no_match() -> None:
+    # GIVEN statements of many kinds, each with and without DROP evidence, from both dialects
+    from detections.rule import RuleContext
+    from detections.state import InMemoryStateStore, StateView
+
+    texts = [
+        "CREATE TABLE t (id INT)",
+        "CREATE USER u",
+        "CREATE ROLE r SUPERUSER",
+        "GRANT ALL ON *.* TO u",
+        "ALTER USER u WITH SUPERUSER",
+        "ALTER TABLE t ADD c INT",
+        "SET GLOBAL server_audit_logging = OFF",
+        "UPDATE t SET a = 1",
+        "DROP TABLE t",
+        "DROP DATABASE d",
+        "DROP EXTENSION pgaudit",
+        "TRUNCATE t",
+        "RENAME TABLE a TO b",
+        "RENAME USER a TO b",
+        "SET PASSWORD FOR u = 'x'",
+        "UNINSTALL PLUGIN x",
+        "ALTER SYSTEM SET pgaudit.log = 'none'",
+        "drop temporary table t",
+        "SELECT 'drop table t'",
+    ]
+    rules = builtin_rules()
+    index = RuleIndex(rules)
+    view = StateView(InMemoryStateStore(), horizon=index_horizon(), units=frozenset({"u"}))
+    for source in (Source.MYSQL_AUDIT, Source.POSTGRES):
+        for text in texts:
+            for evidence in ((), (TableOperation("DROP", "shop.t"),)):
+                event = AuditEvent(
+                    source=source,
+                    time=datetime(2026, 11, 23, 13, 7, tzinfo=UTC),
+                    action=Action.QUERY,
+                    user="app",
+                    statement=text,
+                )
+                called = {rule.id for rule in index.rules_for(Observation(event, table_operations=evidence))}
+                # WHEN every rule the index skips is called anyway
+                for rule in rules:
+                    if rule.id in called:
+                        continue
+                    context = RuleContext(state=view, params=rule.params)
+                    match = rule.evaluate(Observation(event, table_operations=evidence), context)
+                    # THEN it matches nothing
+                    assert match is None, (source, text, evidence, rule.id)
+
+
+def index_horizon() -> timedelta:
+    """The longest window of the built-in rules."""
+    from detections.engine import longest_window
+
+    return longest_window(builtin_rules())
