@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from itertools import islice
+from operator import lt
 from uuid import uuid4
 
 from detections.engine import batch_order
@@ -32,6 +34,21 @@ def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list
     return list(parser_for(source)(records, origin))
 
 
+def in_batch_order(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events sorted by `batch_order`; a batch whose times strictly increase is returned as it is.
+
+    Times strictly increasing is the usual payload and already `batch_order` (time is its first key
+    and no two keys tie): one pass of C-level comparisons instead of a Python key call per event.
+    """
+    times = [event.time for event in events]
+    try:
+        if all(map(lt, times, islice(times, 1, None))):
+            return events
+    except TypeError:
+        pass  # naive and aware times mixed: sorted() below reports it as it always did
+    return sorted(events, key=batch_order)
+
+
 def batch_identity(batch: LogBatch) -> str:
     """The payload's identity (log group, stream, event ids), the same on every redelivery; '' if unknown."""
     event_ids = [record.event_id for record in batch.records]
@@ -50,9 +67,7 @@ def process_log_batch(
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
     prefilter = prefilter_for(rule.needs for rule in runtime.rules)
-    events: list[AuditEvent] = sorted(
-        accept_events(parse_log_batch(batch, prefilter), summary.run), key=batch_order
-    )
+    events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
     summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
