@@ -17,7 +17,8 @@ from parsers.cloudwatch_logs import LogBatch
 from parsers.dialects import parser_for, sniff_source
 from parsers.event import AuditEvent, ParseFailure, ParseResult
 from parsers.log_groups import origin_for_log_group, source_for_log_group
-from parsers.prefilter import Prefilter
+from parsers.mysql_audit import parse_mysql_split
+from parsers.prefilter import MYSQL_FAMILY, Prefilter
 
 
 def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list[ParseResult]:
@@ -30,8 +31,11 @@ def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list
     if source is None:
         reason = f"no known audit format in log group {batch.log_group!r}"
         return [ParseFailure("unknown", reason, record.text, record.location) for record in batch.records]
-    records = batch.records if prefilter is None else prefilter.records(source, batch.records)
-    return list(parser_for(source)(records, origin))
+    if prefilter is None:
+        return list(parser_for(source)(batch.records, origin))
+    if source in MYSQL_FAMILY:  # the pre-filter's split of each kept line goes to the parser with it
+        return parse_mysql_split(prefilter.split_records(source, batch.records), origin)
+    return list(parser_for(source)(prefilter.records(source, batch.records), origin))
 
 
 def in_batch_order(events: list[AuditEvent]) -> list[AuditEvent]:
