@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import compress
 
 from parsers.event import Action, Source
 from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS, statement_closes_on_line
@@ -48,7 +49,7 @@ _SUCCESS = ("", "0")
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
 # The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
 # quote: a pattern starting with a literal character is searched far faster than a class.
-_LITERAL_JOINS = (re.compile(r"'\s*'"), re.compile(r'"\s*"'))
+_LITERAL_JOINS = (("'", re.compile(r"'\s*'")), ('"', re.compile(r'"\s*"')))
 TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembered
 # Distinct QUERY statements (the same texts repeat: health checks, ORM queries) whose keyword check is
 # remembered, up to this length each.
@@ -73,8 +74,8 @@ def keyword_text(statement: str) -> str | None:
     lowered = statement.lower()
     if "\\" in lowered:
         lowered = lowered.replace("\\", "")
-    for join in _LITERAL_JOINS:
-        if join.search(lowered) is not None:
+    for quote, join in _LITERAL_JOINS:  # `in` finds a quote far faster than the pattern's own scan
+        if quote in lowered and join.search(lowered) is not None:
             lowered = join.sub("", lowered)
     return lowered
 
@@ -240,7 +241,7 @@ class Prefilter:
                 continue
             groups.live(group, evidence=False)
         self.dropped += kept.count(False)
-        return [(record, parts) for record, parts, keep in zip(records, split, kept, strict=True) if keep]
+        return list(compress(zip(records, split, strict=True), kept))
 
     def _readable(self, stamp: str, connection_id: str, query_id: str) -> bool:
         """Whether the parser surely reads this timestamp and these ids (else the line stays, reported)."""

@@ -7,6 +7,7 @@ must keep and count exactly the same records on every input we have.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -229,3 +230,36 @@ def test_other_dialects_are_handed_over_whole_and_unsplit() -> None:
     # WHEN split for the parser THEN every record comes back unsplit and nothing is counted
     assert prefilter.split_records(Source.POSTGRES, records) == [(record, None) for record in records]
     assert prefilter.dropped == 0
+
+
+def _reference_keyword_text(statement: str) -> str | None:
+    """keyword_text as it was: every step run on every text."""
+    if not statement.isascii():
+        return None
+    lowered = statement.lower().replace("\\", "")
+    for join in (re.compile(r"'\s*'"), re.compile(r'"\s*"')):
+        lowered = join.sub("", lowered)
+    return lowered
+
+
+@settings(max_examples=500, deadline=None)
+@given(statement=st.text(alphabet=st.sampled_from(list("'\"\\ \t\x0b\x1c\nDRopSEt,é")), max_size=30))
+def test_keyword_text_is_what_every_step_on_every_text_gives(statement: str) -> None:
+    # GIVEN text made of quotes, backslashes, whitespace (ASCII and not) and keyword letters
+    # WHEN its keyword text is taken THEN it equals running every step unconditionally
+    assert keyword_text(statement) == _reference_keyword_text(statement)
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("EXECUTE IMMEDIATE 'DR' 'OP TABLE t'", "execute immediate 'drop table t'"),
+        ('SELECT "gr"  "ant"', 'select "grant"'),
+        ("'a'\x1c'b'", "'ab'"),
+        ("no quotes \\at all", "no quotes at all"),
+    ],
+)
+def test_keyword_text_joins_literals_and_drops_backslashes(statement: str, expected: str) -> None:
+    # GIVEN a statement with adjacent literals or backslashes WHEN its keyword text is taken
+    # THEN the joins and backslashes are gone and the text is lower case
+    assert keyword_text(statement) == expected
