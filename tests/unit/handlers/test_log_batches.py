@@ -1,4 +1,5 @@
-"""The CloudWatch batch order: `in_batch_order` gives exactly `sorted(..., key=batch_order)`."""
+"""CloudWatch batches: the pre-filtered parse equals parsing the kept records; `in_batch_order` gives
+exactly `sorted(..., key=batch_order)`."""
 
 from __future__ import annotations
 
@@ -7,10 +8,36 @@ from datetime import datetime
 
 import pytest
 
+from benchmarks.workloads import aurora_lines, subscription_payload
+from detections.catalogue import builtin_rules
 from detections.engine import batch_order
-from handlers.log_batches import in_batch_order
-from parsers.event import AuditEvent
+from detections.rule_needs import prefilter_for
+from handlers.log_batches import in_batch_order, parse_log_batch
+from parsers.cloudwatch_logs import decode_cloudwatch_payload
+from parsers.event import AuditEvent, Source
+from parsers.log_groups import origin_for_log_group, source_for_log_group
+from parsers.mysql_audit import parse_mysql_audit
 from tests.factories import make_event
+
+
+def test_a_prefiltered_mysql_batch_parses_as_its_kept_records_do() -> None:
+    # GIVEN a benchmark payload (Aurora lines, long INSERTs, groups) and the built-in rules' pre-filters
+    batch = decode_cloudwatch_payload(subscription_payload(aurora_lines(2000), 0))
+    splitting, listing = (prefilter_for(rule.needs for rule in builtin_rules()) for _ in range(2))
+    assert splitting is not None
+    assert listing is not None
+    # WHEN the batch is parsed through the pre-filter's split, and its kept records parsed alone
+    results = parse_log_batch(batch, splitting)
+    origin = origin_for_log_group(batch.log_group, batch.log_stream)
+    source = source_for_log_group(batch.log_group)
+    assert source is Source.AURORA_MYSQL
+    expected = list(parse_mysql_audit(listing.records(source, batch.records), origin))
+    # THEN the results and the dropped counts are the same
+    assert results == expected
+    assert [repr(r.time) for r in results if isinstance(r, AuditEvent)] == [
+        repr(r.time) for r in expected if isinstance(r, AuditEvent)
+    ]
+    assert splitting.dropped == listing.dropped > 0
 
 
 def _events(seconds_and_ids: list[tuple[float, str]]) -> list[AuditEvent]:
