@@ -29,6 +29,7 @@ one observation with the pre-filter and stay two without it.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Sequence
 from itertools import compress
 
@@ -56,6 +57,9 @@ TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembe
 STATEMENTS_KEPT = 4096
 STATEMENT_CHARS_KEPT = 512
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
+# ASCII bytes to lower case (what str.lower does to ASCII text), and every byte but an ASCII letter.
+_LOWER_CASE = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+_NOT_LETTERS = bytes(byte for byte in range(256) if chr(byte) not in string.ascii_letters)
 _UNKNOWN = "\x00unknown"  # not a return code: a tail not seen yet
 MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
 
@@ -141,11 +145,21 @@ def holds_any(text: str, words: Sequence[str]) -> bool:
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_operation_kinds", "_stamps", "_statements", "_table_ids", "_tails", "dropped", "keywords")
+    __slots__ = (
+        "_letter_keywords",
+        "_operation_kinds",
+        "_stamps",
+        "_statements",
+        "_table_ids",
+        "_tails",
+        "dropped",
+        "keywords",
+    )
 
     def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
         """Keep the lower-case statement keywords and the actions some rule reads."""
         self.keywords = tuple(sorted({word.lower() for word in keywords}))
+        self._letter_keywords = all(word.isascii() and word.isalpha() for word in self.keywords)
         wanted = frozenset(actions)
         # What each operation's lines need: connection records some rule reads are kept, those no
         # rule reads may go; a TABLE line whose operation is a keyword (DROP …) is evidence, kept with
@@ -302,5 +316,12 @@ class Prefilter:
 
     def _may_match(self, statement: str) -> bool:
         """Whether a statement is not ASCII or holds one of the keywords (see keyword_text)."""
+        if self._letter_keywords and statement.isascii():
+            # keyword_text only removes non-letters, so the letters of a keyword it finds are adjacent
+            # once every non-letter is gone: no keyword in the letters alone, none in keyword_text's
+            # text. One C pass, far cheaper than keyword_text on long statements (multi-row INSERTs).
+            letters = statement.encode("ascii").translate(_LOWER_CASE, _NOT_LETTERS).decode("ascii")
+            if not holds_any(letters, self.keywords):
+                return False
         text = keyword_text(statement)
         return text is None or holds_any(text, self.keywords)

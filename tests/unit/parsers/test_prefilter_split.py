@@ -33,6 +33,7 @@ NEEDS: list[tuple[tuple[str, ...], tuple[Action, ...]]] = [
     (tuple(BUILTIN[0]), tuple(BUILTIN[1])),
     (("DROP", "grant"), (Action.CONNECT, Action.FAILED_CONNECT, *STATEMENT_ACTIONS)),
     (("write", "set"), (Action.DISCONNECT,)),  # a keyword that is also a TABLE operation
+    (("into outfile", "load_file", "drop"), (Action.CONNECT,)),  # keywords beyond letters: no letter gate
 ]
 
 
@@ -152,13 +153,55 @@ def test_edge_lines_are_decided_as_before_in_sequence_and_alone() -> None:
         assert_same_as_reference(_records([line]), Source.MYSQL_AUDIT)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    statement=st.text(alphabet=st.sampled_from(list("'\"\\ \t\x1c\n,(0DRoOPpsSETt_ufilé")), max_size=40),
+    needs=st.sampled_from(NEEDS),
+)
+def test_the_letter_gate_never_changes_whether_a_statement_may_match(
+    statement: str, needs: tuple[tuple[str, ...], tuple[Action, ...]]
+) -> None:
+    # GIVEN a statement of keyword letters split by quotes, backslashes, whitespace and other marks
+    reference, current = _ReferencePrefilter(*needs), Prefilter(*needs)
+    # WHEN both judge it as a QUERY line of a group no TABLE line announced
+    # THEN they agree, whether or not every keyword is made of letters
+    assert current._matters(("1", "1"), statement) == reference._reference_matters(("1", "1"), statement)
+
+
+@pytest.mark.parametrize(
+    ("statement", "kept"),
+    [
+        ("'SELECT 1 INTO OUTFILE \\'/tmp/x\\''", True),
+        ("'select load_file(\\'/etc/passwd\\')'", True),
+        ("'select 1 into  outfile x'", False),  # two spaces: not the keyword
+        ("'select 1'", False),
+    ],
+)
+def test_keywords_beyond_letters_are_looked_for_as_they_are(statement: str, kept: bool) -> None:
+    # GIVEN rules whose keywords hold a space or an underscore, and statements with and without them
+    reference, current = _ReferencePrefilter(*NEEDS[3]), Prefilter(*NEEDS[3])
+    # WHEN a statement is judged THEN it is as before: kept exactly when a keyword is in it
+    may_match = current._matters(("1", "1"), statement)
+    assert may_match == reference._reference_matters(("1", "1"), statement)
+    assert may_match is kept
+
+
 def test_repeated_and_long_statements_are_decided_each_time_as_before() -> None:
     # GIVEN statements repeated, some longer than the remembered length, with and without keywords
     long_plain = "select " + "x, " * STATEMENT_CHARS_KEPT
     long_drop = long_plain + "1 from t; d\\\\r\\' \\'op table t"
-    statements = ["select 1", "DROP TABLE t", "select \\'dr\\' \\'op\\'", long_plain, long_drop, "s\u00e9t"]
+    long_near = long_plain + "1 from d r o p, dr1op, s-e-t"  # keyword letters apart: only the letters join
+    statements = [
+        "select 1",
+        "DROP TABLE t",
+        "select \\'dr\\' \\'op\\'",
+        long_plain,
+        long_drop,
+        "s\u00e9t",
+        long_near,
+    ]
     lines = [
-        f"17000000001234{n % 100:02d},node-1,app,10.0.0.5,7,{n % 7},QUERY,shop,'{statements[n % 6]}',0"
+        f"17000000001234{n % 100:02d},node-1,app,10.0.0.5,7,{n % 8},QUERY,shop,'{statements[n % 7]}',0"
         for n in range(120)
     ]
     # WHEN filtered THEN each line is decided as before
