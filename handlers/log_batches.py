@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from itertools import islice
+from operator import lt
 from uuid import uuid4
 
 from detections.engine import batch_order
@@ -15,7 +17,8 @@ from parsers.cloudwatch_logs import LogBatch
 from parsers.dialects import parser_for, sniff_source
 from parsers.event import AuditEvent, ParseFailure, ParseResult
 from parsers.log_groups import origin_for_log_group, source_for_log_group
-from parsers.prefilter import Prefilter
+from parsers.mysql_audit import parse_mysql_split
+from parsers.prefilter import MYSQL_FAMILY, Prefilter
 
 
 def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list[ParseResult]:
@@ -28,8 +31,26 @@ def parse_log_batch(batch: LogBatch, prefilter: Prefilter | None = None) -> list
     if source is None:
         reason = f"no known audit format in log group {batch.log_group!r}"
         return [ParseFailure("unknown", reason, record.text, record.location) for record in batch.records]
-    records = batch.records if prefilter is None else prefilter.records(source, batch.records)
-    return list(parser_for(source)(records, origin))
+    if prefilter is None:
+        return list(parser_for(source)(batch.records, origin))
+    if source in MYSQL_FAMILY:  # the pre-filter's split of each kept line goes to the parser with it
+        return parse_mysql_split(prefilter.split_records(source, batch.records), origin)
+    return list(parser_for(source)(prefilter.records(source, batch.records), origin))
+
+
+def in_batch_order(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The events sorted by `batch_order`; a batch whose times strictly increase is returned as it is.
+
+    Times strictly increasing is the usual payload and already `batch_order` (time is its first key
+    and no two keys tie): one pass of C-level comparisons instead of a Python key call per event.
+    """
+    times = [event.time for event in events]
+    try:
+        if all(map(lt, times, islice(times, 1, None))):
+            return events
+    except TypeError:
+        pass  # naive and aware times mixed: sorted() below reports it as it always did
+    return sorted(events, key=batch_order)
 
 
 def batch_identity(batch: LogBatch) -> str:
@@ -50,9 +71,7 @@ def process_log_batch(
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
     prefilter = prefilter_for(rule.needs for rule in runtime.rules)
-    events: list[AuditEvent] = sorted(
-        accept_events(parse_log_batch(batch, prefilter), summary.run), key=batch_order
-    )
+    events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
     summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)

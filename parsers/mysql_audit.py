@@ -11,7 +11,7 @@ right: retcode, then RDS MySQL's `,,` (QUERY) or `,<connection_type>` (connectio
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from parsers.event import Action, AuditEvent, ParseFailure, ParseResult, Source
@@ -30,7 +30,7 @@ from parsers.mysql_fields import (
     unescape_statement,
 )
 from parsers.mysql_fields import OPERATION_ACTIONS as FIELD_OPERATION_ACTIONS
-from parsers.records import Origin, RawRecord
+from parsers.records import Origin, RawRecord, SplitRecord
 
 FAILURE_SOURCE = "mysql_audit"
 # Operation names → actions, as the pre-filter reads them (parsers/prefilter.py); defined with the fields.
@@ -310,28 +310,33 @@ def parse_mysql_audit(
     that many UTF-8 bytes (or one less: a cut escape pair) is marked truncated (server_audit cuts
     silently). Common one-line records take the fast path (parsers/mysql_fast_path.py).
     """
-    return _parse(records, origin, query_log_limit, FastLineReader(origin, query_log_limit).event)
+    return _parse(((record, None) for record in records), origin, query_log_limit, fast=True)
+
+
+def parse_mysql_split(
+    lines: Iterable[SplitRecord], origin: Origin = _NO_ORIGIN, *, query_log_limit: int | None = None
+) -> list[ParseResult]:
+    """parse_mysql_audit for records the pre-filter already split (Prefilter.split_records): no re-split."""
+    return list(_parse(lines, origin, query_log_limit, fast=True))
 
 
 def parse_mysql_audit_carefully(
     records: Iterable[RawRecord], origin: Origin = _NO_ORIGIN, *, query_log_limit: int | None = None
 ) -> Iterator[ParseResult]:
     """parse_mysql_audit without the fast path: the reference its results must equal (tests compare)."""
-    return _parse(records, origin, query_log_limit, None)
+    return _parse(((record, None) for record in records), origin, query_log_limit, fast=False)
 
 
 def _parse(
-    records: Iterable[RawRecord],
-    origin: Origin,
-    query_log_limit: int | None,
-    fast_event: Callable[[RawRecord], AuditEvent | None] | None,
+    lines: Iterable[SplitRecord], origin: Origin, query_log_limit: int | None, *, fast: bool
 ) -> Iterator[ParseResult]:
-    """Each record through `fast_event` when no statement is open and it is sure, else the careful reader."""
+    """Each record through the fast path when no statement is open and it is sure, else the careful reader."""
     reader = _MysqlAuditReader(origin, query_log_limit)
-    for record in records:
+    fast_event = FastLineReader(origin, query_log_limit).event_of if fast else None
+    for record, parts in lines:
         try:
             if fast_event is not None and reader.open is None:
-                event = fast_event(record)
+                event = fast_event(record, record.text.split(",", 8) if parts is None else parts)
                 if event is not None:
                     yield event
                     continue

@@ -78,11 +78,18 @@ class FastLineReader:
 
     def event(self, record: RawRecord) -> AuditEvent | None:
         """The event of a one-line record the fast path is sure of; None hands it to the careful reader."""
-        text = record.text
-        parts = text.rstrip("\r\n").split(",", 8)
+        return self.event_of(record, record.text.split(",", 8))
+
+    def event_of(self, record: RawRecord, parts: list[str]) -> AuditEvent | None:
+        """`event` for a record whose text is already split: `parts` is `record.text.split(",", 8)`.
+
+        Splitting before or after dropping a trailing CR/LF cuts the same fields: only the last differs.
+        """
         if len(parts) != 9:  # eight leading fields and the rest
             return None
         stamp, server_host, user, host, connection_id, query_id, operation, database, rest = parts
+        if rest.endswith(("\n", "\r")):
+            rest = rest.rstrip("\r\n")
         known = _OPERATIONS.get(operation)
         if (
             known is None
@@ -166,7 +173,7 @@ class FastLineReader:
             self.log_stream,
             record.event_id,
             record.location,
-            text,
+            record.text,
         )
 
     def _plugin_time(self, stamp: str) -> datetime | None:

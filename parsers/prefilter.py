@@ -29,26 +29,39 @@ one observation with the pre-filter and stay two without it.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Sequence
+from itertools import compress
 
 from parsers.event import Action, Source
 from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS, statement_closes_on_line
 from parsers.mysql_fields import TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
-from parsers.records import RawRecord
+from parsers.records import RawRecord, SplitRecord
 
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
 # What the pre-filter does with an operation's lines (Prefilter._operation_kinds).
-_KEPT, _UNREAD, _TABLE, _QUERY = "kept", "unread", "table", "query"
+_KEPT, _UNREAD, _TABLE, _TABLE_KEYWORD, _QUERY = "kept", "unread", "table", "table keyword", "query"
+# Return codes of a successful TABLE line. A plain TABLE line (READ, WRITE …: no rule's keyword names
+# its operation) is evidence of nothing a rule reads (only DROP lines are, see
+# detections.observation), unless it failed: a failed one could change the outcome its group reports.
+_SUCCESS = ("", "0")
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
 # The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
 # quote: a pattern starting with a literal character is searched far faster than a class.
-_LITERAL_JOINS = (re.compile(r"'\s*'"), re.compile(r'"\s*"'))
+_LITERAL_JOINS = (("'", re.compile(r"'\s*'")), ('"', re.compile(r'"\s*"')))
 TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembered
+# Distinct QUERY statements (the same texts repeat: health checks, ORM queries) whose keyword check is
+# remembered, up to this length each.
+STATEMENTS_KEPT = 4096
+STATEMENT_CHARS_KEPT = 512
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
+# ASCII bytes to lower case (what str.lower does to ASCII text), and every byte but an ASCII letter.
+_LOWER_CASE = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+_NOT_LETTERS = bytes(byte for byte in range(256) if chr(byte) not in string.ascii_letters)
 _UNKNOWN = "\x00unknown"  # not a return code: a tail not seen yet
-_FILTERED_SOURCES = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})
+MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
 
 
 def keyword_text(statement: str) -> str | None:
@@ -65,8 +78,8 @@ def keyword_text(statement: str) -> str | None:
     lowered = statement.lower()
     if "\\" in lowered:
         lowered = lowered.replace("\\", "")
-    for join in _LITERAL_JOINS:
-        if join.search(lowered) is not None:
+    for quote, join in _LITERAL_JOINS:  # `in` finds a quote far faster than the pattern's own scan
+        if quote in lowered and join.search(lowered) is not None:
             lowered = join.sub("", lowered)
     return lowered
 
@@ -132,18 +145,29 @@ def holds_any(text: str, words: Sequence[str]) -> bool:
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
-    __slots__ = ("_operation_kinds", "_stamps", "_table_ids", "_tails", "dropped", "keywords")
+    __slots__ = (
+        "_letter_keywords",
+        "_operation_kinds",
+        "_stamps",
+        "_statements",
+        "_table_ids",
+        "_tails",
+        "dropped",
+        "keywords",
+    )
 
     def __init__(self, keywords: Iterable[str], actions: Iterable[Action]) -> None:
         """Keep the lower-case statement keywords and the actions some rule reads."""
         self.keywords = tuple(sorted({word.lower() for word in keywords}))
+        self._letter_keywords = all(word.isascii() and word.isalpha() for word in self.keywords)
         wanted = frozenset(actions)
         # What each operation's lines need: connection records some rule reads are kept, those no
-        # rule reads may go; TABLE and QUERY lines are decided on their text.
+        # rule reads may go; a TABLE line whose operation is a keyword (DROP …) is evidence, kept with
+        # its group; other TABLE and QUERY lines are decided on their text.
         self._operation_kinds = {
             operation: _QUERY
             if operation in _QUERY_OPERATIONS
-            else _TABLE
+            else (_TABLE_KEYWORD if operation.lower() in self.keywords else _TABLE)
             if action is Action.TABLE
             else _KEPT
             if action in wanted
@@ -154,16 +178,27 @@ class Prefilter:
         self._table_ids: dict[tuple[str, str], None] = {}
         self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
         self._tails: dict[str, str | None] = {}  # connection/TABLE fields 9+ seen → return code
+        self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
-        if source not in _FILTERED_SOURCES:
+        if source not in MYSQL_FAMILY:
             return list(records)
+        return [record for record, _parts in self._mysql(records)]
+
+    def split_records(self, source: Source, records: Sequence[RawRecord]) -> list[SplitRecord]:
+        """`records()` with each record's text as split at its first eight commas (None: not split).
+
+        The MySQL-family parser takes the split text (parse_mysql_split) instead of splitting again.
+        """
+        if source not in MYSQL_FAMILY:
+            return [(record, None) for record in records]
         return self._mysql(records)
 
-    def _mysql(self, records: Sequence[RawRecord]) -> list[RawRecord]:
-        """MySQL-family audit records minus those no rule can match."""
+    def _mysql(self, records: Sequence[RawRecord]) -> list[SplitRecord]:
+        """MySQL-family audit records minus those no rule can match, each with its split text."""
         kept = [True] * len(records)
+        split: list[list[str] | None] = [None] * len(records)
         groups = _Groups(kept)
         after_complete_line = True  # False while the parser may hold an open statement
         kinds = self._operation_kinds
@@ -172,23 +207,38 @@ class Prefilter:
             text = record.text
             if not text or text.isspace():
                 continue  # blank: skipped by the parser, or part of an open statement
-            parts = text.split(",", 8)
-            if len(parts) < 9 or starts_record(text) is None:
+            parts = split[index] = text.split(",", 8)
+            if len(parts) < 9:
                 after_complete_line = False  # a continuation or a bad line: keep it and what follows
+                continue
+            stamp, connection_id, query_id = parts[0], parts[4], parts[5]
+            # 16 ASCII digits before the first comma is what TIMESTAMP_PREFIX matches: no regex for them
+            aurora = len(stamp) == _AURORA_STAMP_LENGTH and stamp.isdigit() and stamp.isascii()
+            if not aurora and starts_record(text) is None:
+                after_complete_line = False
                 continue
             kind = kinds.get(parts[6], _KEPT)  # an unknown operation is the parser's to report
             if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
                 after_complete_line = True
                 continue
-            droppable = after_complete_line and self._readable(parts[0], parts[4], parts[5])
+            droppable = after_complete_line and (
+                # the usual line judged inline: Aurora's stamp (always a time), unsigned ASCII ids
+                (
+                    aurora
+                    and connection_id.isdigit()
+                    and query_id.isdigit()
+                    and (connection_id + query_id).isascii()
+                )
+                or self._readable(stamp, connection_id, query_id)
+            )
             after_complete_line = True
             if kind is _UNREAD:  # a connection record no rule reads
                 if droppable and self._bare_tail(parts[8]) is not None:
                     kept[index] = False
                 continue
-            group = (parts[4], parts[5])
-            if kind is _TABLE:
-                if droppable and self._plain_table_line(parts[6], parts[8]):
+            group = (connection_id, query_id)
+            if kind is not _QUERY:  # a TABLE line
+                if droppable and kind is _TABLE and self._bare_tail(parts[8]) in _SUCCESS:
                     groups.plain(group, index)  # a READ/WRITE line: at most the group's place matters
                 else:
                     groups.live(group)
@@ -201,10 +251,11 @@ class Prefilter:
                 after_complete_line = False  # a multi-line statement opens here
             elif droppable and not self._matters(group, rest):
                 groups.drop_query(group, index)
+                split[index] = None  # rarely kept again: a long statement's split is freed at once
                 continue
             groups.live(group, evidence=False)
         self.dropped += kept.count(False)
-        return [record for record, keep in zip(records, kept, strict=True) if keep]
+        return list(compress(zip(records, split, strict=True), kept))
 
     def _readable(self, stamp: str, connection_id: str, query_id: str) -> bool:
         """Whether the parser surely reads this timestamp and these ids (else the line stays, reported)."""
@@ -244,16 +295,6 @@ class Prefilter:
             self._tails[rest] = known
         return known
 
-    def _plain_table_line(self, operation: str, rest: str) -> bool:
-        """Whether a TABLE line is a successful operation no rule's keyword names (READ, WRITE …).
-
-        Such a line is evidence of nothing a rule reads (only DROP lines are, see
-        detections.observation), and a failed one could change the outcome its group reports.
-        """
-        if operation.lower() in self.keywords:
-            return False
-        return self._bare_tail(rest) in ("", "0")
-
     def _remember_table_line(self, group: tuple[str, str]) -> None:
         """Note a kept TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""
         self._table_ids[group] = None
@@ -264,5 +305,23 @@ class Prefilter:
         """Whether a complete QUERY line may matter: announced by TABLE lines, non-ASCII, or a keyword."""
         if group in self._table_ids:
             return True
+        if len(statement) > STATEMENT_CHARS_KEPT:  # long texts rarely repeat: hashing one costs a check
+            return self._may_match(statement)
+        may_match = self._statements.get(statement)
+        if may_match is None:
+            if len(self._statements) >= STATEMENTS_KEPT:
+                self._statements.clear()
+            may_match = self._statements[statement] = self._may_match(statement)
+        return may_match
+
+    def _may_match(self, statement: str) -> bool:
+        """Whether a statement is not ASCII or holds one of the keywords (see keyword_text)."""
+        if self._letter_keywords and statement.isascii():
+            # keyword_text only removes non-letters, so the letters of a keyword it finds are adjacent
+            # once every non-letter is gone: no keyword in the letters alone, none in keyword_text's
+            # text. One C pass, far cheaper than keyword_text on long statements (multi-row INSERTs).
+            letters = statement.encode("ascii").translate(_LOWER_CASE, _NOT_LETTERS).decode("ascii")
+            if not holds_any(letters, self.keywords):
+                return False
         text = keyword_text(statement)
         return text is None or holds_any(text, self.keywords)

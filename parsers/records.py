@@ -19,6 +19,11 @@ class RawRecord(NamedTuple):
     timestamp_ms: int | None = None  # CloudWatch ingestion timestamp (epoch ms), None for files
 
 
+# A MySQL-family record with its text as `text.split(",", 8)` cut it (None: not split yet), handed
+# from the pre-filter to the parser so that no line is split twice.
+SplitRecord = tuple[RawRecord, list[str] | None]
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a batch of records came from; parsers copy it onto every event."""

@@ -10,8 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.workloads import aurora_lines
-from parsers.event import AuditEvent, ParseResult
-from parsers.mysql_audit import looks_like_mysql_audit, parse_mysql_audit, parse_mysql_audit_carefully
+from parsers.event import AuditEvent, ParseResult, evolve
+from parsers.mysql_audit import (
+    looks_like_mysql_audit,
+    parse_mysql_audit,
+    parse_mysql_audit_carefully,
+    parse_mysql_split,
+)
 from parsers.mysql_fast_path import FastLineReader
 from parsers.records import Origin, RawRecord
 from tests.unit.parsers.test_mysql_audit_properties import HEADS, TRICKY, escape_like_the_plugin
@@ -116,11 +121,22 @@ def _with_times(results: list[ParseResult]) -> list[tuple[ParseResult, str]]:
 def assert_fast_path_changes_nothing(
     records: Sequence[RawRecord], query_log_limit: int | None = None
 ) -> None:
-    """The whole parse with the fast path equals the careful reader's, result by result."""
+    """The whole parse with the fast path equals the careful reader's, result by result.
+
+    So does the parse of the same records handed over already split (as the pre-filter hands them),
+    or handed over unsplit.
+    """
     fast = list(parse_mysql_audit(records, ORIGIN, query_log_limit=query_log_limit))
     careful = list(parse_mysql_audit_carefully(records, ORIGIN, query_log_limit=query_log_limit))
+    split = [(record, record.text.split(",", 8)) for record in records]
+    presplit = parse_mysql_split(split, ORIGIN, query_log_limit=query_log_limit)
+    unsplit = parse_mysql_split(
+        [(record, None) for record in records], ORIGIN, query_log_limit=query_log_limit
+    )
 
     assert _with_times(fast) == _with_times(careful)
+    assert _with_times(presplit) == _with_times(careful)
+    assert _with_times(unsplit) == _with_times(careful)
 
 
 def _mysql_family_logs() -> list[Path]:
@@ -173,6 +189,23 @@ def test_tricky_lines_parse_identically_in_sequence_and_alone(limit: int | None)
     assert_fast_path_changes_nothing(_records(TRICKY_LINES[::-1]), limit)
     for line in TRICKY_LINES:
         assert_fast_path_changes_nothing(_records([line]), limit)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r", "\n\n", ""])
+def test_a_line_split_with_its_line_end_reads_as_the_line_without_it(line_end: str) -> None:
+    """GIVEN one-line records of each shape, split with their line end still on (as the pre-filter
+    splits them) WHEN read by the fast path THEN each event equals the one of the line without it,
+    but for the raw text that keeps what was delivered."""
+    reader = FastLineReader(ORIGIN, None)
+    for line in [f"{A}QUERY,shop,'select \\'a,b\\'',0", f"{P}CONNECT,shop,,0,TCP/IP", f"{A}WRITE,shop,t,"]:
+        record = RawRecord(line + line_end, "g/s#1", "1", 1)
+
+        event = reader.event_of(record, record.text.split(",", 8))
+        without = reader.event(RawRecord(line, "g/s#1", "1", 1))
+
+        assert event is not None
+        assert without is not None
+        assert event == evolve(without, raw=line + line_end)
 
 
 def test_timestamps_across_seconds_and_back_are_each_read_afresh() -> None:
