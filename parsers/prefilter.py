@@ -60,7 +60,6 @@ _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
 # ASCII bytes to lower case (what str.lower does to ASCII text), and every byte but an ASCII letter.
 _LOWER_CASE = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
 _NOT_LETTERS = bytes(byte for byte in range(256) if chr(byte) not in string.ascii_letters)
-_UNKNOWN = "\x00unknown"  # not a return code: a tail not seen yet
 MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
 
 
@@ -117,6 +116,25 @@ class _Groups:
         self.kept[index] = False
         anchor = self.first_plain.pop(group, None)
         self.dropped_queries.setdefault(group, []).append((index,) if anchor is None else (anchor, index))
+
+
+class _TailCodes(dict[str, str | None]):
+    """Connection/TABLE line fields 9+ → their return code (None: the parser rejects them), on demand.
+
+    The same objects and codes repeat: a hit is a plain dict lookup in the pre-filter's loop, a miss
+    matches the tail once; at most TAILS_KEPT of them are remembered.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, rest: str) -> str | None:
+        """Match a tail not seen yet and remember its code."""
+        match = BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n"))
+        code = None if match is None else match.group(2)
+        if len(self) >= TAILS_KEPT:
+            self.clear()
+        self[rest] = code
+        return code
 
 
 def _numeric_id(text: str) -> bool:
@@ -177,7 +195,7 @@ class Prefilter:
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
         self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
-        self._tails: dict[str, str | None] = {}  # connection/TABLE fields 9+ seen → return code
+        self._tails = _TailCodes()  # connection/TABLE fields 9+ seen → return code
         self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -197,65 +215,97 @@ class Prefilter:
 
     def _mysql(self, records: Sequence[RawRecord]) -> list[SplitRecord]:
         """MySQL-family audit records minus those no rule can match, each with its split text."""
-        kept = [True] * len(records)
-        split: list[list[str] | None] = [None] * len(records)
+        kept, split = self._decide([record.text for record in records])
+        return list(compress(zip(records, split, strict=True), kept))
+
+    def _decide(self, texts: Sequence[str]) -> tuple[list[bool], list[list[str] | None]]:
+        """Whether each line may matter, and its text split at its first eight commas; counts drops.
+
+        The usual line (Aurora's stamp, ASCII ids: 16 digits before the first comma is what
+        TIMESTAMP_PREFIX matches) is judged inline; a READ/WRITE or connection line no rule reads
+        costs a split, two dictionary lookups and a few C checks. Anything else takes `_readable`.
+        """
+        kept = [True] * len(texts)
+        split: list[list[str] | None] = [None] * len(texts)
         groups = _Groups(kept)
+        anchored, first_plain_setdefault = groups.anchored, groups.first_plain.setdefault
         after_complete_line = True  # False while the parser may hold an open statement
-        kinds = self._operation_kinds
-        starts_record = TIMESTAMP_PREFIX.match
-        for index, record in enumerate(records):
-            text = record.text
-            if not text or text.isspace():
-                continue  # blank: skipped by the parser, or part of an open statement
-            parts = split[index] = text.split(",", 8)
+        kind_of = self._operation_kinds.get
+        tail_code = self._tails
+        for index, text in enumerate(texts):
+            parts = text.split(",", 8)
             if len(parts) < 9:
-                after_complete_line = False  # a continuation or a bad line: keep it and what follows
+                if text and not text.isspace():  # blank: skipped by the parser, or part of an open statement
+                    split[index] = parts
+                    after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
+            split[index] = parts
             stamp, connection_id, query_id = parts[0], parts[4], parts[5]
-            # 16 ASCII digits before the first comma is what TIMESTAMP_PREFIX matches: no regex for them
-            aurora = len(stamp) == _AURORA_STAMP_LENGTH and stamp.isdigit() and stamp.isascii()
-            if not aurora and starts_record(text) is None:
-                after_complete_line = False
-                continue
-            kind = kinds.get(parts[6], _KEPT)  # an unknown operation is the parser's to report
-            if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
-                after_complete_line = True
-                continue
-            droppable = after_complete_line and (
-                # the usual line judged inline: Aurora's stamp (always a time), unsigned ASCII ids
-                (
-                    aurora
-                    and connection_id.isdigit()
-                    and query_id.isdigit()
-                    and (connection_id + query_id).isascii()
+            if (
+                len(stamp) == _AURORA_STAMP_LENGTH
+                and stamp.isdigit()
+                and (stamp + connection_id + query_id).isascii()
+            ):
+                kind = kind_of(parts[6], _KEPT)  # an unknown operation is the parser's to report
+                if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
+                    after_complete_line = True
+                    continue
+                droppable = after_complete_line and (
+                    (connection_id.isdigit() and query_id.isdigit())
+                    or self._readable(stamp, connection_id, query_id)
                 )
-                or self._readable(stamp, connection_id, query_id)
-            )
+            else:
+                kind, droppable = self._unusual_line(parts, after_complete_line)
+                if kind is None or kind is _KEPT:  # not a record's first line, or kept
+                    after_complete_line = kind is _KEPT
+                    continue
             after_complete_line = True
             if kind is _UNREAD:  # a connection record no rule reads
-                if droppable and self._bare_tail(parts[8]) is not None:
+                if droppable and tail_code[parts[8]] is not None:
                     kept[index] = False
                 continue
             group = (connection_id, query_id)
             if kind is not _QUERY:  # a TABLE line
-                if droppable and kind is _TABLE and self._bare_tail(parts[8]) in _SUCCESS:
-                    groups.plain(group, index)  # a READ/WRITE line: at most the group's place matters
-                else:
-                    groups.live(group)
-                    self._remember_table_line(group)
+                # READ, WRITE … (no rule's keyword names them) that succeeded: at most the group's
+                # place matters (_Groups.plain, inline)
+                if droppable and kind is _TABLE and tail_code[parts[8]] in _SUCCESS:
+                    kept[index] = False
+                    if group not in anchored:
+                        first_plain_setdefault(group, index)
+                    continue
+                groups.live(group)
+                self._remember_table_line(group)
                 continue
-            rest = parts[8]
-            if rest.endswith(("\n", "\r")):
-                rest = rest.rstrip("\r\n")
-            if not statement_closes_on_line(rest):
-                after_complete_line = False  # a multi-line statement opens here
-            elif droppable and not self._matters(group, rest):
-                groups.drop_query(group, index)
+            after_complete_line = self._query_line(groups, group, index, parts[8], droppable)
+            if not kept[index]:
                 split[index] = None  # rarely kept again: a long statement's split is freed at once
-                continue
-            groups.live(group, evidence=False)
         self.dropped += kept.count(False)
-        return list(compress(zip(records, split, strict=True), kept))
+        return kept, split
+
+    def _query_line(
+        self, groups: _Groups, group: tuple[str, str], index: int, rest: str, droppable: bool
+    ) -> bool:
+        """Decide a QUERY line (fields 9+ in `rest`); whether its statement closes on it."""
+        if rest.endswith(("\n", "\r")):
+            rest = rest.rstrip("\r\n")
+        if not statement_closes_on_line(rest):
+            groups.live(group, evidence=False)
+            return False  # a multi-line statement opens here
+        if droppable and not self._matters(group, rest):
+            groups.drop_query(group, index)
+        else:
+            groups.live(group, evidence=False)
+        return True
+
+    def _unusual_line(self, parts: list[str], after_complete_line: bool) -> tuple[str | None, bool]:
+        """(what the line's operation needs, whether it may go) for a line `_decide` does not judge inline.
+
+        None: the line does not start a record (a continuation or a bad line, kept).
+        """
+        if TIMESTAMP_PREFIX.match(parts[0] + ",") is None:
+            return None, False
+        kind = self._operation_kinds.get(parts[6], _KEPT)  # an unknown operation is the parser's to report
+        return kind, after_complete_line and self._readable(parts[0], parts[4], parts[5])
 
     def _readable(self, stamp: str, connection_id: str, query_id: str) -> bool:
         """Whether the parser surely reads this timestamp and these ids (else the line stays, reported)."""
@@ -282,18 +332,8 @@ class Prefilter:
         return readable
 
     def _bare_tail(self, rest: str) -> str | None:
-        """The return code of a connection or TABLE line's fields 9+, None when the parser rejects them.
-
-        Remembered per text (the same objects and codes repeat), at most TAILS_KEPT of them.
-        """
-        known = self._tails.get(rest, _UNKNOWN)
-        if known is _UNKNOWN:
-            match = BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n"))
-            known = None if match is None else match.group(2)
-            if len(self._tails) >= TAILS_KEPT:
-                self._tails.clear()
-            self._tails[rest] = known
-        return known
+        """The return code of a connection or TABLE line's fields 9+, None when the parser rejects them."""
+        return self._tails[rest]
 
     def _remember_table_line(self, group: tuple[str, str]) -> None:
         """Note a kept TABLE line's ids: its QUERY line (later) is kept for the evidence to join."""
