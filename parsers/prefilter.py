@@ -246,7 +246,7 @@ class Prefilter:
                 and stamp.isdigit()
                 and (stamp + connection_id + query_id).isascii()
             ):
-                kind = kind_of(parts[6], _KEPT)  # an unknown operation is the parser's to report
+                kind: str | None = kind_of(parts[6], _KEPT)  # an unknown operation: the parser's to report
                 if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
                     after_complete_line = True
                     continue
