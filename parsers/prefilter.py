@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
+from typing import TypeVar
 
 from parsers.event import Action, Source
-from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS, statement_closes_on_line
-from parsers.mysql_fields import TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
+from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS
+from parsers.mysql_fields import STATEMENT_TAIL, TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
 from parsers.records import RawRecord, SplitRecord
 
+_T = TypeVar("_T")
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.
 TABLE_IDS_KEPT = 4096
@@ -51,7 +53,8 @@ STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity
 # The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
 # quote: a pattern starting with a literal character is searched far faster than a class.
 _LITERAL_JOINS = (("'", re.compile(r"'\s*'")), ('"', re.compile(r'"\s*"')))
-TAILS_KEPT = 4096  # distinct connection/TABLE line tails whose shape is remembered
+TAILS_KEPT = 4096  # distinct connection/TABLE line and statement tails whose shape is remembered
+TAIL_CHARS_KEPT = 256
 # Distinct QUERY statements (the same texts repeat: health checks, ORM queries) whose keyword check is
 # remembered, up to this length each.
 STATEMENTS_KEPT = 4096
@@ -118,23 +121,39 @@ class _Groups:
         self.dropped_queries.setdefault(group, []).append((index,) if anchor is None else (anchor, index))
 
 
-class _TailCodes(dict[str, str | None]):
-    """Connection/TABLE line fields 9+ → their return code (None: the parser rejects them), on demand.
+class _Remembered(dict[str, _T]):
+    """Texts seen → what `read` made of them, on demand: a hit is a plain dict lookup, a miss reads once.
 
-    The same objects and codes repeat: a hit is a plain dict lookup in the pre-filter's loop, a miss
-    matches the tail once; at most TAILS_KEPT of them are remembered.
+    The same tails (objects, return codes) repeat on nearly every line; at most TAILS_KEPT are kept,
+    each at most TAIL_CHARS_KEPT long.
     """
 
-    __slots__ = ()
+    __slots__ = ("_read",)
 
-    def __missing__(self, rest: str) -> str | None:
-        """Match a tail not seen yet and remember its code."""
-        match = BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n"))
-        code = None if match is None else match.group(2)
-        if len(self) >= TAILS_KEPT:
-            self.clear()
-        self[rest] = code
-        return code
+    def __init__(self, read: Callable[[str], _T]) -> None:
+        """Remember what `read` returns per text."""
+        super().__init__()
+        self._read = read
+
+    def __missing__(self, text: str) -> _T:
+        """Read a text not seen yet and remember the answer."""
+        value = self._read(text)
+        if len(text) <= TAIL_CHARS_KEPT:  # a long tail is odd: not worth its memory
+            if len(self) >= TAILS_KEPT:
+                self.clear()
+            self[text] = value
+        return value
+
+
+def _bare_tail_code(rest: str) -> str | None:
+    """The return code of a connection or TABLE line's fields 9+, None when the parser rejects them."""
+    match = BARE_OBJECT_TAIL.fullmatch(rest.rstrip("\r\n"))
+    return None if match is None else match.group(2)
+
+
+def _statement_tail_fits(tail: str) -> bool:
+    """Whether the text after a QUERY line's last quote is the tail that closes its statement."""
+    return STATEMENT_TAIL.fullmatch(tail) is not None
 
 
 def _numeric_id(text: str) -> bool:
@@ -167,6 +186,7 @@ class Prefilter:
         "_letter_keywords",
         "_operation_kinds",
         "_stamps",
+        "_statement_tails",
         "_statements",
         "_table_ids",
         "_tails",
@@ -195,7 +215,8 @@ class Prefilter:
         self.dropped = 0
         self._table_ids: dict[tuple[str, str], None] = {}
         self._stamps: dict[str, bool] = {}  # plugin timestamps seen, and whether the parser reads them
-        self._tails = _TailCodes()  # connection/TABLE fields 9+ seen → return code
+        self._tails = _Remembered(_bare_tail_code)  # connection/TABLE fields 9+ seen → return code
+        self._statement_tails = _Remembered(_statement_tail_fits)  # after a QUERY line's last quote
         self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -288,7 +309,14 @@ class Prefilter:
         """Decide a QUERY line (fields 9+ in `rest`); whether its statement closes on it."""
         if rest.endswith(("\n", "\r")):
             rest = rest.rstrip("\r\n")
-        if not statement_closes_on_line(rest):
+        # statement_closes_on_line(rest), with the tail's match remembered (the same tails repeat)
+        closing = rest.rfind("'")
+        if not (
+            rest.startswith("'")
+            and closing > 0
+            and "\n" not in rest
+            and self._statement_tails[rest[closing + 1 :]]
+        ):
             groups.live(group, evidence=False)
             return False  # a multi-line statement opens here
         if droppable and not self._matters(group, rest):
