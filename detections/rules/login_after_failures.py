@@ -9,8 +9,8 @@ from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
 from detections.rules._logins import (
     duration,
+    failed_login_of,
     failed_logins,
-    is_failed_login,
     is_successful_login,
     login_of,
 )
@@ -20,9 +20,9 @@ from detections.severity import Severity
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
     event = observation.event
-    if is_failed_login(event):
-        login = login_of(event)
-        context.state.note(login.failures_key, login.identity, event.time)
+    failed = failed_login_of(event)
+    if failed is not None:
+        context.state.note(failed.failures_key, failed.identity, event.time)
         return None
     if not is_successful_login(event):
         return None

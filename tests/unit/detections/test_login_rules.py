@@ -9,7 +9,7 @@ import pytest
 
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine, batch_order, longest_window
-from detections.rules._logins import Login, duration, login_of
+from detections.rules._logins import Login, duration, failed_login_of, login_of
 from detections.state import DISTINCT_KEPT, InMemoryStateStore
 from parsers.event import Action, AuditEvent
 from tests.factories import make_event
@@ -31,7 +31,19 @@ def failure(seconds: float, number: int, user: str = "bob") -> AuditEvent:
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0.4, "under 1 s"), (40, "40 s"), (200, "3 min 20 s"), (300, "5 min")],
+    [
+        (0.4, "under 1 s"),
+        (0, "under 1 s"),
+        (-0.5, "under 1 s"),
+        (-61, "under 1 s"),
+        (1.999999, "1 s"),
+        (40, "40 s"),
+        (59.9, "59 s"),
+        (60, "1 min"),
+        (200, "3 min 20 s"),
+        (300, "5 min"),
+        (86_405.5, "1440 min 5 s"),
+    ],
 )
 def test_spans_read_as_a_person_says_them(seconds: float, expected: str) -> None:
     # GIVEN a span WHEN worded THEN whole seconds, minutes when long
@@ -126,3 +138,16 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
         for event in (first, first, second, copy, second)
     ]
     assert logins == expected
+
+
+def test_only_a_failed_login_has_a_failed_login_whatever_was_asked_before() -> None:
+    # GIVEN a successful login asked about first (login-after-failures), then a failure, then others
+    success = make_event(0, action=Action.CONNECT, user="bob", client_host="127.0.0.66")
+    failed = failure(1, 1)
+    disconnect = make_event(2, action=Action.DISCONNECT, user="bob", client_host="127.0.0.66")
+    assert login_of(success).who == "bob from 127.0.0.66"
+    # WHEN each is asked for as a failed login (the failure twice, as the rules on one event do)
+    answers = [failed_login_of(event) for event in (success, failed, failed, disconnect, success)]
+    # THEN only the failure has one, and it is the failure's own login
+    assert answers == [None, login_of(failed), login_of(failed), None, None]
+    assert answers[1] is answers[2]
