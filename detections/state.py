@@ -119,7 +119,10 @@ class StateView:
         asked = self._asked
         if asked is not None and asked[0] is key and asked[1] is at and asked[2] is window:
             return asked[3]
-        answer = (self._key(key, at), window_buckets(at, window))
+        state = self._keys.get(key)
+        if state is None or at < state.ready:  # not read yet, or not far enough back for `at`
+            state = self._key(key, at)
+        answer = (state, window_buckets(at, window))
         self._asked = (key, at, window, answer)
         return answer
 

@@ -49,8 +49,8 @@ def bucket_of(at: datetime) -> datetime:
 class _LastAsked:
     """The last bucket and the last window asked for: the rules ask about one burst's times in turn.
 
-    The bucket is matched by range (a UTC time inside it gets the very same bucket object), the window
-    by identity of that bucket and of the window object; a miss is computed afresh. One tuple is
+    Both are matched by range (a UTC time inside the last bucket gets the very same bucket object),
+    the window also by identity of the window object; a miss is computed afresh. One tuple is
     swapped at a time, so a reader never sees a mix.
     """
 
@@ -59,7 +59,8 @@ class _LastAsked:
     def __init__(self) -> None:
         """Start with nothing remembered."""
         self.bucket: tuple[datetime, datetime] | None = None  # (start, end) of the last bucket
-        self.window: tuple[datetime, timedelta, Bounds] | None = None
+        # (start, end) of the last bucket asked with a whole-bucket window, that window, and its bounds
+        self.window: tuple[datetime, datetime, timedelta, Bounds] | None = None
 
 
 _LAST_ASKED = _LastAsked()
@@ -77,14 +78,14 @@ def bucket_at(at: datetime) -> datetime:
 
 def window_buckets(at: datetime, window: timedelta) -> Bounds:
     """The first and last bucket of the window ending at `at`, and how many buckets lie between."""
-    last = bucket_at(at)
     entry = _LAST_ASKED.window
-    if entry is not None and entry[0] is last and entry[1] is window:
-        return entry[2]
+    if entry is not None and entry[2] is window and at.tzinfo is UTC and entry[0] <= at < entry[1]:
+        return entry[3]
+    last = bucket_at(at)
     start = bucket_of(at - window)
     buckets = (start, last, (last - start) // BUCKET)
     if not window % BUCKET:  # a window of whole buckets has the same bounds for every time in `last`
-        _LAST_ASKED.window = (last, window, buckets)
+        _LAST_ASKED.window = (last, last + BUCKET, window, buckets)
     return buckets
 
 

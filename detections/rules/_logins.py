@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
-from detections.finding import event_identity
 from detections.observation import Observation
 from parsers.event import Action, AuditEvent
 
@@ -18,11 +18,14 @@ def is_successful_login(event: AuditEvent) -> bool:
     return event.action is Action.CONNECT and event.succeeded
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Login:
-    """The keys and wording every login rule takes from one login event (made once for all of them)."""
+    """The keys and wording the login rules take from one (cluster, user, client host).
 
-    identity: str  # a stable identity for the record, so re-processing it never counts it twice
+    Shared by every event of that user and host (see `login_of`); the event's own identity, what
+    makes re-processing it count nothing, comes from `event_identity`.
+    """
+
     failures_key: str  # state key of the failed logins of one (cluster, user, client host)
     sprayed_users_key: str  # state key of the users failing from one (cluster, client host)
     who: str  # "bob from 10.0.0.9" ("unknown user" / "unknown host" when missing)
@@ -30,6 +33,8 @@ class Login:
     where: str  # " on <cluster>", or "" when the source does not say (a bare log file)
     dedup_key: str  # "<cluster>|<user>|<client host>": repeats for one user and host fold together
     tally: str  # what repeated failures of one user and host are counted as, in a digest
+    host_dedup_key: str  # "<cluster>|<client host>": repeats from one host (any user) fold together
+    host_tally: str  # what repeated failures from one host are counted as, in a digest
 
 
 class _LastLogin:
@@ -56,7 +61,7 @@ def failed_login_of(event: AuditEvent) -> Login | None:
     entry = _LAST_LOGIN.entry
     if entry is not None and entry[0] is event:
         return entry[1]
-    return _new_login(event)
+    return _remembered_login(event)
 
 
 def login_of(event: AuditEvent) -> Login:
@@ -64,17 +69,23 @@ def login_of(event: AuditEvent) -> Login:
     entry = _LAST_LOGIN.entry
     if entry is not None and entry[0] is event:
         return entry[1]
-    return _new_login(event)
+    return _remembered_login(event)
 
 
-def _new_login(event: AuditEvent) -> Login:
-    """The keys and wording of a login event, made and remembered as the last one asked about."""
-    resource, user, client_host = event.resource, event.user, event.client_host
+def _remembered_login(event: AuditEvent) -> Login:
+    """The login of the event's cluster, user and client host, remembered as the last one asked about."""
+    login = _login(event.resource, event.user, event.client_host)
+    _LAST_LOGIN.entry = (event, login)
+    return login
+
+
+@lru_cache(maxsize=4096)  # a burst repeats a few users and hosts; a spray of many users stays bounded
+def _login(resource: str, user: str, client_host: str) -> Login:
+    """The keys and wording of logins by `user` from `client_host` on `resource`."""
     host = client_host or "unknown host"
     who = f"{user or 'unknown user'} from {host}"
     where = f" on {resource}" if resource else ""
-    login = Login(
-        identity=event_identity(event),
+    return Login(
         failures_key=f"login-failures|{resource}|{user}|{client_host}",
         sprayed_users_key=f"login-failed-users|{resource}|{client_host}",
         who=who,
@@ -82,9 +93,9 @@ def _new_login(event: AuditEvent) -> Login:
         where=where,
         dedup_key=f"{resource}|{user}|{client_host}",
         tally=f"failed logins for {who}{where}",
+        host_dedup_key=f"{resource}|{client_host}",
+        host_tally=f"failed logins from {host}{where}",
     )
-    _LAST_LOGIN.entry = (event, login)
-    return login
 
 
 def where(observation: Observation) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from detections.finding import event_identity
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
@@ -18,7 +19,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if login is None:
         return None
     window = context.param_window()
-    failures = context.state.add(login.failures_key, login.identity, event.time, window)
+    failures = context.state.add(login.failures_key, event_identity(event), event.time, window)
     if failures < context.param_int("threshold"):
         return None
     how_many = failed_logins(failures)

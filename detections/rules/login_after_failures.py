@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from detections.finding import event_identity
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
@@ -22,7 +23,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     event = observation.event
     failed = failed_login_of(event)
     if failed is not None:
-        context.state.note(failed.failures_key, failed.identity, event.time)
+        context.state.note(failed.failures_key, event_identity(event), event.time)
         return None
     if not is_successful_login(event):
         return None

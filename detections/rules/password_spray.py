@@ -26,10 +26,10 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     span = duration(event.time - context.state.first(login.sprayed_users_key, event.time, window))
     return Match(
         title=f"Password spray: {how_many} users failed to log in from {login.host}{login.where} in {span}",
-        dedup_key=f"{event.resource}|{event.client_host}",
+        dedup_key=login.host_dedup_key,
         measured=True,
         context=((MEASURED, f"{how_many} different users failed to log in within {span}"),),
-        tally=f"failed logins from {login.host}{login.where}",
+        tally=login.host_tally,
     )
 
 

@@ -109,6 +109,7 @@ def test_a_login_names_missing_parts_plainly() -> None:
     # THEN the wording says what is unknown and the keys keep the empty parts
     assert (login.who, login.host, login.where) == ("unknown user from unknown host", "unknown host", "")
     assert login.tally == "failed logins for unknown user from unknown host"
+    assert (login.host_dedup_key, login.host_tally) == ("|", "failed logins from unknown host")
     assert (login.failures_key, login.sprayed_users_key, login.dedup_key) == (
         "login-failures|||",
         "login-failed-users||",
@@ -126,7 +127,6 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
     # THEN each login describes its own event
     expected = [
         Login(
-            identity=event.event_id,
             failures_key=f"login-failures|prod|{event.user}|127.0.0.66",
             sprayed_users_key="login-failed-users|prod|127.0.0.66",
             who=f"{event.user} from 127.0.0.66",
@@ -134,6 +134,8 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
             where=" on prod",
             dedup_key=f"prod|{event.user}|127.0.0.66",
             tally=f"failed logins for {event.user} from 127.0.0.66 on prod",
+            host_dedup_key="prod|127.0.0.66",
+            host_tally="failed logins from 127.0.0.66 on prod",
         )
         for event in (first, first, second, copy, second)
     ]
@@ -151,3 +153,13 @@ def test_only_a_failed_login_has_a_failed_login_whatever_was_asked_before() -> N
     # THEN only the failure has one, and it is the failure's own login
     assert answers == [None, login_of(failed), login_of(failed), None, None]
     assert answers[1] is answers[2]
+
+
+def test_logins_of_more_users_than_remembered_each_name_their_own_user() -> None:
+    # GIVEN failed logins of 5,000 users from one host (more than the logins kept), then the first again
+    events = [failure(n / 100, n, user=f"user{n}") for n in range(5_000)]
+    # WHEN their logins are derived in turn
+    logins = [login_of(event) for event in [*events, events[0]]]
+    # THEN each names its own user, and the same user and host get the same keys and wording
+    assert [login.who for login in logins[:-1]] == [f"user{n} from 127.0.0.66" for n in range(5_000)]
+    assert logins[-1] == logins[0]

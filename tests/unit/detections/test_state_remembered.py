@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
-from detections.state import InMemoryStateStore, StateView, bucket_of, window_buckets
+from detections.state import BUCKET, InMemoryStateStore, StateView, bucket_of, window_buckets
 from detections.state_buckets import KeyState
 from tests.factories import T0
 
@@ -160,6 +160,24 @@ def test_the_bucket_of_a_time_asked_again_is_the_same_as_computed() -> None:
     # THEN each is the UTC bucket computed afresh
     assert lasts == [bucket_of(when) for when in asked]
     assert all(last.tzinfo is UTC for last in lasts)
+
+
+def test_window_bounds_asked_in_any_order_equal_those_computed_afresh() -> None:
+    # GIVEN times in and across buckets, in UTC, in +02:00 and naive, and windows of whole buckets
+    # (one object, an equal copy), of part buckets and of none
+    rng = random.Random(5)
+    zone = timezone(timedelta(hours=2))
+    windows = [WINDOW, timedelta(minutes=5), SHORT, timedelta(seconds=95), timedelta(0)]
+    asked = []
+    for n in range(400):
+        moment = at(n * 0.7 + rng.choice([0.0, 0.0, 9.99, -30.0]))
+        moment = rng.choice([moment, moment, moment.astimezone(zone), moment.replace(tzinfo=None)])
+        asked.append((moment, rng.choice(windows)))
+    # WHEN their bounds are asked in turn
+    answers = [window_buckets(moment, window) for moment, window in asked]
+    # THEN each equals the bounds computed from its own time and window
+    fresh = [(bucket_of(m - w), bucket_of(m), (bucket_of(m) - bucket_of(m - w)) // BUCKET) for m, w in asked]
+    assert answers == fresh
 
 
 def test_a_window_of_part_buckets_starts_where_each_time_says() -> None:
