@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from detections.observation import Observation
 from parsers.event import Action, AuditEvent
 
 # A failed authentication, from any source (a module constant: cheaper to read than the enum member).
@@ -96,12 +95,6 @@ def _login(resource: str, user: str, client_host: str) -> Login:
         host_dedup_key=f"{resource}|{client_host}",
         host_tally=f"failed logins from {host}{where}",
     )
-
-
-def where(observation: Observation) -> str:
-    """' on <cluster>' for titles, or nothing when the source does not say (a bare log file)."""
-    resource = observation.event.resource
-    return f" on {resource}" if resource else ""
 
 
 def duration(span: timedelta) -> str:
