@@ -48,19 +48,21 @@ class RuleContext:
 
     def param_int(self, name: str) -> int:
         """An integer parameter (checked once per batch, asked per event)."""
-        value = self.ints.get(name)
-        if value is None:
+        try:
+            return self.ints[name]
+        except KeyError:  # the first time in this batch
             value = self.ints[name] = int(_number(self.params, name))
-        return value
+            return value
 
     def param_window(self, name: str = "window_minutes") -> timedelta:
         """A window parameter given in minutes, as a timedelta (made once per batch, asked per event)."""
-        window = self.windows.get(name)
-        if window is None:
+        try:
+            return self.windows[name]
+        except KeyError:  # the first time in this batch
             minutes = float(_number(self.params, name))
             # One object per length across rules: the state view recognises a repeated window by identity.
             window = self.windows[name] = _WINDOWS.setdefault(minutes, timedelta(minutes=minutes))
-        return window
+            return window
 
 
 def _number(params: Mapping[str, ParamValue], name: str) -> int | float:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from detections.finding import event_identity
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import duration, failed_logins, is_failed_login, login_of
+from detections.rules._logins import duration, failed_login_of, failed_logins
 from detections.severity import Severity
 
 
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Count the failure in the shared window and match once the threshold is reached."""
     event = observation.event
-    if not is_failed_login(event):
+    login = failed_login_of(event)
+    if login is None:
         return None
     window = context.param_window()
-    login = login_of(event)
-    failures = context.state.add(login.failures_key, login.identity, event.time, window)
+    failures = context.state.add(login.failures_key, event_identity(event), event.time, window)
     if failures < context.param_int("threshold"):
         return None
     how_many = failed_logins(failures)

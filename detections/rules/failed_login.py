@@ -5,16 +5,16 @@ from __future__ import annotations
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import is_failed_login, login_of
+from detections.rules._logins import failed_login_of
 from detections.severity import Severity
 
 
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Match a failed login; repeats for the same user and host collapse into one alert."""
     event = observation.event
-    if not is_failed_login(event):
+    login = failed_login_of(event)
+    if login is None:
         return None
-    login = login_of(event)
     reason = f" ({event.status})" if event.status not in ("", "0") else ""
     return Match(
         title=f"Failed login for {login.who}{login.where}{reason}",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from detections.finding import event_identity
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
 from detections.rules._logins import (
     duration,
+    failed_login_of,
     failed_logins,
-    is_failed_login,
     is_successful_login,
     login_of,
 )
@@ -20,9 +21,9 @@ from detections.severity import Severity
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Track failures (idempotently, shared with brute-force); match a success that follows enough."""
     event = observation.event
-    if is_failed_login(event):
-        login = login_of(event)
-        context.state.note(login.failures_key, login.identity, event.time)
+    failed = failed_login_of(event)
+    if failed is not None:
+        context.state.note(failed.failures_key, event_identity(event), event.time)
         return None
     if not is_successful_login(event):
         return None

@@ -7,7 +7,7 @@ from types import MappingProxyType
 from detections.observation import Observation
 from detections.rule import MEASURED, Match, Rule, RuleContext, RuleKind
 from detections.rule_needs import RuleNeeds
-from detections.rules._logins import duration, is_failed_login, login_of
+from detections.rules._logins import duration, failed_login_of
 from detections.severity import Severity
 from detections.state import DISTINCT_KEPT
 
@@ -15,10 +15,10 @@ from detections.state import DISTINCT_KEPT
 def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     """Record the failing user for the client host and match once enough distinct users failed."""
     event = observation.event
-    if not is_failed_login(event):
+    login = failed_login_of(event)
+    if login is None:
         return None
     window = context.param_window()
-    login = login_of(event)
     users = context.state.add_distinct(login.sprayed_users_key, event.user, event.time, window)
     if users < context.param_int("distinct_users"):
         return None
@@ -26,10 +26,10 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     span = duration(event.time - context.state.first(login.sprayed_users_key, event.time, window))
     return Match(
         title=f"Password spray: {how_many} users failed to log in from {login.host}{login.where} in {span}",
-        dedup_key=f"{event.resource}|{event.client_host}",
+        dedup_key=login.host_dedup_key,
         measured=True,
         context=((MEASURED, f"{how_many} different users failed to log in within {span}"),),
-        tally=f"failed logins from {login.host}{login.where}",
+        tally=login.host_tally,
     )
 
 

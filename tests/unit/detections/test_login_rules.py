@@ -9,7 +9,7 @@ import pytest
 
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine, batch_order, longest_window
-from detections.rules._logins import Login, duration, login_of
+from detections.rules._logins import Login, duration, failed_login_of, login_of
 from detections.state import DISTINCT_KEPT, InMemoryStateStore
 from parsers.event import Action, AuditEvent
 from tests.factories import make_event
@@ -31,7 +31,19 @@ def failure(seconds: float, number: int, user: str = "bob") -> AuditEvent:
 
 @pytest.mark.parametrize(
     ("seconds", "expected"),
-    [(0.4, "under 1 s"), (40, "40 s"), (200, "3 min 20 s"), (300, "5 min")],
+    [
+        (0.4, "under 1 s"),
+        (0, "under 1 s"),
+        (-0.5, "under 1 s"),
+        (-61, "under 1 s"),
+        (1.999999, "1 s"),
+        (40, "40 s"),
+        (59.9, "59 s"),
+        (60, "1 min"),
+        (200, "3 min 20 s"),
+        (300, "5 min"),
+        (86_405.5, "1440 min 5 s"),
+    ],
 )
 def test_spans_read_as_a_person_says_them(seconds: float, expected: str) -> None:
     # GIVEN a span WHEN worded THEN whole seconds, minutes when long
@@ -97,6 +109,7 @@ def test_a_login_names_missing_parts_plainly() -> None:
     # THEN the wording says what is unknown and the keys keep the empty parts
     assert (login.who, login.host, login.where) == ("unknown user from unknown host", "unknown host", "")
     assert login.tally == "failed logins for unknown user from unknown host"
+    assert (login.host_dedup_key, login.host_tally) == ("|", "failed logins from unknown host")
     assert (login.failures_key, login.sprayed_users_key, login.dedup_key) == (
         "login-failures|||",
         "login-failed-users||",
@@ -114,7 +127,6 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
     # THEN each login describes its own event
     expected = [
         Login(
-            identity=event.event_id,
             failures_key=f"login-failures|prod|{event.user}|127.0.0.66",
             sprayed_users_key="login-failed-users|prod|127.0.0.66",
             who=f"{event.user} from 127.0.0.66",
@@ -122,7 +134,32 @@ def test_each_event_gets_its_own_login_whatever_was_asked_before() -> None:
             where=" on prod",
             dedup_key=f"prod|{event.user}|127.0.0.66",
             tally=f"failed logins for {event.user} from 127.0.0.66 on prod",
+            host_dedup_key="prod|127.0.0.66",
+            host_tally="failed logins from 127.0.0.66 on prod",
         )
         for event in (first, first, second, copy, second)
     ]
     assert logins == expected
+
+
+def test_only_a_failed_login_has_a_failed_login_whatever_was_asked_before() -> None:
+    # GIVEN a successful login asked about first (login-after-failures), then a failure, then others
+    success = make_event(0, action=Action.CONNECT, user="bob", client_host="127.0.0.66")
+    failed = failure(1, 1)
+    disconnect = make_event(2, action=Action.DISCONNECT, user="bob", client_host="127.0.0.66")
+    assert login_of(success).who == "bob from 127.0.0.66"
+    # WHEN each is asked for as a failed login (the failure twice, as the rules on one event do)
+    answers = [failed_login_of(event) for event in (success, failed, failed, disconnect, success)]
+    # THEN only the failure has one, and it is the failure's own login
+    assert answers == [None, login_of(failed), login_of(failed), None, None]
+    assert answers[1] is answers[2]
+
+
+def test_logins_of_more_users_than_remembered_each_name_their_own_user() -> None:
+    # GIVEN failed logins of 5,000 users from one host (more than the logins kept), then the first again
+    events = [failure(n / 100, n, user=f"user{n}") for n in range(5_000)]
+    # WHEN their logins are derived in turn
+    logins = [login_of(event) for event in [*events, events[0]]]
+    # THEN each names its own user, and the same user and host get the same keys and wording
+    assert [login.who for login in logins[:-1]] == [f"user{n} from 127.0.0.66" for n in range(5_000)]
+    assert logins[-1] == logins[0]

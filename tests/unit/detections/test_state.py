@@ -212,6 +212,21 @@ def test_a_noted_occurrence_counts_once_like_an_added_one() -> None:
     assert (again, new) == (1, 2)
 
 
+def test_noting_an_occurrence_the_batch_counted_already_reads_nothing() -> None:
+    # GIVEN a failure added at 400 s (brute-force), its key read once
+    store = CountingStore()
+    batch = view(store)
+    batch.add("k", "e1", at(400), WINDOW)
+    # WHEN the same failure is noted (login-after-failures), also as if at an earlier time
+    batch.note("k", "e1", at(400))
+    batch.note("k", "e1", at(0))
+    # THEN it counts once and the key is not read again (an earlier new occurrence still reads it)
+    assert (store.loads, batch.count("k", at(400), WINDOW)) == (["k"], 1)
+    batch.note("k", "e0", at(0))
+    assert (store.loads, batch.count("k", at(400), WINDOW)) == (["k", "k"], 1)
+    assert batch.count("k", at(10), WINDOW) == 1
+
+
 def test_a_bucket_is_given_in_utc_whatever_zone_the_time_is_in() -> None:
     # GIVEN one instant written in +02:00 and in UTC, asked for in that order
     from datetime import UTC, timezone

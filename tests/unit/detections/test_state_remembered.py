@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta, timezone
 
-from detections.state import InMemoryStateStore, StateView, _KeyState, bucket_of, window_buckets
+from detections.state import BUCKET, InMemoryStateStore, StateView, bucket_of, window_buckets
+from detections.state_buckets import KeyState
 from tests.factories import T0
 
 WINDOW = timedelta(minutes=5)
@@ -23,7 +24,7 @@ def view(store: InMemoryStateStore, *units: str) -> StateView:
     return StateView(store, horizon=WINDOW, units=frozenset(units or ("u1",)))
 
 
-def summed_afresh(state: _KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
+def summed_afresh(state: KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
     """Count, first time and distinct members of a window, summed from the per-bucket lookups."""
     start, last, _span = window_buckets(moment, window)
     held = [b for b in state.counts if start <= b <= last]
@@ -33,7 +34,7 @@ def summed_afresh(state: _KeyState, moment: datetime, window: timedelta) -> tupl
     return sum(state.counts[b] for b in held), first, distinct
 
 
-def remembered(state: _KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
+def remembered(state: KeyState, moment: datetime, window: timedelta) -> tuple[int, datetime, int]:
     """Count, first time and distinct members of a window as the key state answers them."""
     bounds = window_buckets(moment, window)
     return state.count(bounds), state.first(bounds, moment, window), state.distinct(bounds)
@@ -125,10 +126,27 @@ def test_remembered_sums_equal_summing_afresh_over_a_random_batch() -> None:
             batch.note(key, f"e{rng.randrange(400)}", when)
         elif operation == 2:
             batch.add_distinct(key, f"user{rng.randrange(20)}", when, window)
+        if operation != 1:  # asked again with the very key, time and window objects it just used
+            fresh = summed_afresh(batch._key(key, when), when, window)
+            assert (batch.count(key, when, window), batch.first(key, when, window)) == fresh[:2]
         # THEN every key's remembered answers equal summing its buckets afresh
         for name in ("k0", "k1", "k2"):
             state = batch._key(name, asked)
             assert remembered(state, asked, window) == summed_afresh(state, asked, window)
+
+
+def test_a_window_asked_again_with_the_same_objects_includes_what_came_in_between() -> None:
+    # GIVEN an occurrence added at 100 s (the view remembers that key, time and window)
+    batch = view(InMemoryStateStore())
+    key, moment = "k", at(100)
+    assert batch.add(key, "e1", moment, WINDOW) == 1
+    # WHEN an earlier occurrence is noted, another key is asked, and the same occurrence noted again
+    batch.note(key, "e0", at(50))
+    assert batch.add("other", "e9", moment, WINDOW) == 1
+    batch.note(key, "e1", moment)
+    # THEN the window asked with the same objects counts both, from the earlier one on
+    assert (batch.count(key, moment, WINDOW), batch.first(key, moment, WINDOW)) == (2, at(50))
+    assert (batch.count(key, moment, SHORT), batch.first(key, moment, SHORT)) == (2, at(50))
 
 
 def test_the_bucket_of_a_time_asked_again_is_the_same_as_computed() -> None:
@@ -142,6 +160,24 @@ def test_the_bucket_of_a_time_asked_again_is_the_same_as_computed() -> None:
     # THEN each is the UTC bucket computed afresh
     assert lasts == [bucket_of(when) for when in asked]
     assert all(last.tzinfo is UTC for last in lasts)
+
+
+def test_window_bounds_asked_in_any_order_equal_those_computed_afresh() -> None:
+    # GIVEN times in and across buckets, in UTC, in +02:00 and naive, and windows of whole buckets
+    # (one object, an equal copy), of part buckets and of none
+    rng = random.Random(5)
+    zone = timezone(timedelta(hours=2))
+    windows = [WINDOW, timedelta(minutes=5), SHORT, timedelta(seconds=95), timedelta(0)]
+    asked = []
+    for n in range(400):
+        moment = at(n * 0.7 + rng.choice([0.0, 0.0, 9.99, -30.0]))
+        moment = rng.choice([moment, moment, moment.astimezone(zone), moment.replace(tzinfo=None)])
+        asked.append((moment, rng.choice(windows)))
+    # WHEN their bounds are asked in turn
+    answers = [window_buckets(moment, window) for moment, window in asked]
+    # THEN each equals the bounds computed from its own time and window
+    fresh = [(bucket_of(m - w), bucket_of(m), (bucket_of(m) - bucket_of(m - w)) // BUCKET) for m, w in asked]
+    assert answers == fresh
 
 
 def test_a_window_of_part_buckets_starts_where_each_time_says() -> None:
