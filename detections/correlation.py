@@ -107,11 +107,11 @@ def _observation(events: list[AuditEvent]) -> Observation:
     # One pass: the first complete statement record (else the first truncated one, else the first
     # record), the first failed record, and the tables named, each once, in order.
     complete = truncated = failed = None
-    operations: dict[TableOperation, None] = {}
+    operations: list[TableOperation] = []  # a list: usually one, so no hashing (a Python __hash__)
     for event in events:
         if event.action is _TABLE:
-            if (operation := _table_operation(event)) is not None:
-                operations[operation] = None
+            if (operation := _table_operation(event)) is not None and operation not in operations:
+                operations.append(operation)
         elif event.statement and complete is None:
             if not event.statement_truncated:
                 complete = event
@@ -193,6 +193,32 @@ class _Correlator:
         group.has_statement = group.has_statement or statement_record
         return closed
 
+    def add_text_mysql(self, position: int, event: AuditEvent) -> list[Observation] | None:
+        """`add` for a statement or TABLE record of a MySQL-family text log, the bulk of a batch.
+
+        The same groups as `add`, with the key built in place and no list for the usual answer, nothing.
+        """
+        query_id = event.query_id
+        if query_id in _NO_ID:
+            operation = _table_operation(event)
+            return [Observation(event, () if operation is None else (operation,))]
+        key = ("query", event.resource, event.session_id, query_id)
+        group = self.open.get(key)
+        statement_record = event.action is not _TABLE
+        if not isinstance(group, _Group):  # nothing open (an Execution is never under a "query" key)
+            self._open(position, key, _Group([event], position, statement_record))
+            return None
+        if not statement_record:
+            group.events.append(event)
+            return None
+        if group.has_statement:  # a reused query id: another execution (see `add`)
+            closed = self._close(key)
+            self._open(position, key, _Group([event], position, True))
+            return closed
+        group.events.append(event)
+        group.has_statement = True
+        return None
+
     def _open(self, position: int, key: tuple[str, ...], item: _GroupT) -> _GroupT:
         """Open `item` under `key` (nothing is open under it)."""
         self.open[key] = item
@@ -239,9 +265,13 @@ class _Correlator:
         return closed
 
     def finish(self) -> Iterator[Observation]:
-        """Everything still open, in opening order."""
-        for key in list(self.open):
-            yield from self._close(key)
+        """Everything still open, in opening order (the open dict's order: a reopened key moves last)."""
+        still_open, self.open = self.open, {}
+        for item in still_open.values():
+            if isinstance(item, Execution):
+                yield from item.observations()
+            else:
+                yield _observation(item.events)
 
 
 def correlate(events: Iterable[AuditEvent], *, horizon: int = DEFAULT_HORIZON) -> Iterator[Observation]:
@@ -250,10 +280,15 @@ def correlate(events: Iterable[AuditEvent], *, horizon: int = DEFAULT_HORIZON) -
     opened = correlator.opened
     for position, event in enumerate(events):
         if correlator.is_new(position, event):
-            if event.action not in STATEMENT_ACTIONS and event.source is not _POSTGRES:
-                # A connection record of the MySQL family or DAS stands alone (`add` would say the
-                # same): no group, no table, no statement to select.
-                yield Observation(event)
+            source = event.source
+            if source in _TEXT_MYSQL_SOURCES:
+                if event.action not in STATEMENT_ACTIONS:
+                    # A connection record stands alone (`add` would say the same): no group, no table.
+                    yield Observation(event)
+                elif completed := correlator.add_text_mysql(position, event):
+                    yield from completed
+            elif event.action not in STATEMENT_ACTIONS and source is not _POSTGRES:
+                yield Observation(event)  # a DAS connection record stands alone too
             # Plain lists, usually of zero or one observation: cheaper than two generators per event.
             elif completed := correlator.add(position, event):
                 yield from completed

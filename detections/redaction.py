@@ -42,8 +42,6 @@ CACHED_TEXT_CHARS = 2048
 
 def redact_statement(sql: str) -> str:
     """`sql` with every secret literal replaced by REDACTED; never raises, idempotent."""
-    if not _may_hold_secret(sql):
-        return sql
     if len(sql) <= CACHED_TEXT_CHARS:
         return _redact_cached(sql)
     return _redact(sql, 0, {})
@@ -51,7 +49,7 @@ def redact_statement(sql: str) -> str:
 
 @lru_cache(maxsize=CACHED_TEXTS)
 def _redact_cached(sql: str) -> str:
-    """`redact_statement` of a short text, remembered."""
+    """`redact_statement` of a short text, remembered (the fast test for a secret too: texts repeat)."""
     return _redact(sql, 0, {})
 
 

@@ -19,14 +19,17 @@ def _shapes(observations: Sequence[Observation]) -> list[Shape]:
 
 
 def _through_add(events: Sequence[AuditEvent], horizon: int) -> list[Observation]:
-    """The general path: every record goes through `_Correlator.add`, expiry checked on every record."""
+    """The general path: every record goes through `_Correlator.add` (not `add_text_mysql`), expiry
+    checked on every record, everything still open closed key by key.
+    """
     correlator = _Correlator(horizon)
     observed: list[Observation] = []
     for position, event in enumerate(events):
         if correlator.is_new(position, event):
             observed.extend(correlator.add(position, event))
         observed.extend(correlator.expire(position))
-    observed.extend(correlator.finish())
+    for key in list(correlator.open):
+        observed.extend(correlator._close(key))
     return observed
 
 
@@ -34,6 +37,7 @@ def _pool() -> list[AuditEvent]:
     """Records of every kind the fast paths see or must leave alone, each with its own CloudWatch id."""
     aurora = {"source": Source.AURORA_MYSQL, "log_group": "/aws/rds/cluster/c/audit", "log_stream": "i-1"}
     das = {"source": Source.ACTIVITY_STREAM, "engine": "aurora-mysql", "location": "shard#1"}
+    maria = {"source": Source.MYSQL_AUDIT, "cluster": "", "server_host": "db1"}
     pg = {"source": Source.POSTGRES, "log_group": "/aws/rds/instance/p/postgresql", "log_stream": "p"}
     records = [
         make_event(0, action=Action.CONNECT, session_id="1", query_id="0", **aurora),
@@ -50,6 +54,16 @@ def _pool() -> list[AuditEvent]:
         make_event(2, action=Action.TABLE, command="DROP", object="v", query_id="0", **aurora),
         make_event(2, action=Action.QUERY, statement="SET x=1", query_id="0", **aurora),
         make_event(3, action=Action.QUERY, statement="GRANT ALL ON *.* TO a", query_id="4", session_id="3"),
+        # server_audit text: a TABLE line repeated, a truncated and a failed statement of one query id
+        make_event(6, action=Action.TABLE, command="DROP", database="db", object="t", query_id="5", **maria),
+        make_event(6, action=Action.TABLE, command="DROP", database="db", object="t", query_id="5", **maria),
+        make_event(6, action=Action.TABLE, command="READ", database="", object="", query_id="5", **maria),
+        make_event(
+            6, action=Action.QUERY, statement="DROP TABLE t", statement_truncated=True, query_id="5", **maria
+        ),
+        make_event(6, action=Action.QUERY_DDL, statement="DROP TABLE ü", query_id="5", status="1", **maria),
+        make_event(6, action=Action.QUERY, statement="", query_id="5", session_id="8", **maria),
+        make_event(6, action=Action.TABLE, command="DROP", object="w", query_id="5", session_id="8", **maria),
         make_event(3, action=Action.CONNECT, query_id="", raw=""),
         make_event(4, action=Action.CONNECT, query_id="2830:0", **das),
         make_event(4, action=Action.QUERY, statement="DROP TABLE t1", query_id="2830:14", **das),
@@ -148,3 +162,24 @@ def test_remembered_identities_are_trimmed_without_changing_which_repeats_are_dr
                 last_used[event.event_id] = position
                 expected.append(event)
         assert observed == expected, seed
+
+
+def test_a_table_named_by_several_lines_of_one_execution_is_listed_once_in_first_seen_order() -> None:
+    # GIVEN the TABLE lines of one query id naming shop.t twice around shop.u, then its QUERY line
+    line = {"source": Source.MYSQL_AUDIT, "server_host": "db1", "session_id": "7", "query_id": "5"}
+    tables = [("DROP", "t"), ("CREATE", "u"), ("DROP", "t"), ("drop", "t")]
+    events = [
+        make_event(0, action=Action.TABLE, command=command, database="shop", object=name, **line)
+        for command, name in tables
+    ]
+    events.append(make_event(0, action=Action.QUERY, statement="DROP TABLE t", **line))
+    # WHEN correlating
+    (observation,) = correlate(events)
+    # THEN each (command, table) once, in the order first seen, and every record counted as merged
+    assert observation.table_operations == (
+        TableOperation("DROP", "shop.t"),
+        TableOperation("CREATE", "shop.u"),
+        TableOperation("drop", "shop.t"),
+    )
+    assert observation.merged_records == 5
+    assert observation.event.statement == "DROP TABLE t"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from detections.finding import redacted
@@ -35,3 +37,17 @@ def test_an_event_with_nothing_to_hide_is_shown_as_it_is() -> None:
     # WHEN shown
     # THEN the same object is used
     assert redacted(event) is event
+
+
+def test_every_field_but_the_raw_text_is_copied_to_the_shown_event() -> None:
+    # GIVEN an event whose every field holds a value of its own (none a default), without a secret
+    values = {f.name: f"value of {f.name}" for f in fields(AuditEvent) if f.type in ("str", "str | None")}
+    event = make_event(3, **{**values, "statement": "DROP TABLE t", "statement_truncated": True})
+    assert all(getattr(event, f.name) != f.default for f in fields(AuditEvent))
+    # WHEN shown
+    shown = redacted(event)
+    # THEN each field equals the event's, the raw text is empty, and it is another object
+    for f in fields(AuditEvent):
+        assert getattr(shown, f.name) == ("" if f.name == "raw" else getattr(event, f.name)), f.name
+    assert shown == evolve(event, raw="")
+    assert shown is not event

@@ -255,3 +255,16 @@ def test_a_repeated_secret_is_masked_every_time_and_long_texts_are_not_remembere
     assert again == first == f"ALTER USER 'app'@'%' IDENTIFIED BY {R}"
     assert "hunter2" not in long_result
     assert _redact_cached.cache_info().currsize == size
+
+
+def test_a_text_without_a_secret_comes_back_as_it_is_short_or_long_first_time_or_again() -> None:
+    # GIVEN a short statement and one past the remembered length, neither holding a secret
+    from detections.redaction import CACHED_TEXT_CHARS
+
+    short = "DROP TABLE shop.orders"
+    long_sql = short + " /*" + "x" * CACHED_TEXT_CHARS + "*/"
+    # WHEN redacting each twice
+    # THEN the very same text comes back every time
+    for sql in (short, long_sql):
+        assert redact_statement(sql) is sql
+        assert redact_statement(sql) is sql
