@@ -45,7 +45,9 @@ class RuleNeeds:
     """What a rule can match: the statement kinds it classifies and the actions of the events it reads.
 
     The engine calls a rule only on observations whose event action is listed (a statement rule
-    reads only statement and TABLE records: only those are correlated into table evidence).
+    reads only statement and TABLE records: only those are correlated into table evidence), and a
+    statement rule only when a classified statement is of one of its kinds or, with
+    `drop_evidence`, when DROP table evidence came with it (detections/rule_index.py).
     """
 
     statement_kinds: frozenset[StatementKind] = frozenset()
