@@ -82,7 +82,10 @@ class RuleIndex:
         kinds = self._kinds
         if all(kinds[rule.id] is None for rule in rules):
             return rules
-        present = {statement.kind for statement in observation.statements}
+        try:
+            present = {statement.kind for statement in observation.statements}
+        except Exception:  # noqa: BLE001 - the rules meet the same error in the engine, each counted
+            return rules
         return tuple(
             rule for rule in rules if (wanted := kinds[rule.id]) is None or not wanted.isdisjoint(present)
         )

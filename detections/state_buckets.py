@@ -84,7 +84,9 @@ def window_buckets(at: datetime, window: timedelta) -> Bounds:
     last = bucket_at(at)
     start = bucket_of(at - window)
     buckets = (start, last, (last - start) // BUCKET)
-    if not window % BUCKET:  # a window of whole buckets has the same bounds for every time in `last`
+    # A window of whole buckets has the same bounds for every time in `last`. Only a UTC time's bounds
+    # are remembered: `at - window` in another zone is wall-clock arithmetic (an hour off across DST).
+    if at.tzinfo is UTC and not window % BUCKET:
         _LAST_ASKED.window = (last, last + BUCKET, window, buckets)
     return buckets
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from detections.catalogue import builtin_rules
 from detections.engine import DetectionEngine, EngineSettings
 from detections.observation import Observation
@@ -40,6 +42,27 @@ def test_a_crashing_rule_is_counted_and_the_others_still_run() -> None:
     # THEN drop-table still fires and the crash is counted
     assert [f.rule_id for f in findings] == ["drop-table"]
     assert engine.counters.rule_errors == {"broken": 1}
+
+
+def test_a_classifier_error_is_counted_per_rule_and_never_fails_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a classifier that fails on a statement (no known text makes it, but a bug could)
+    import detections.observation
+
+    def failing(statement: str, dialect: object) -> tuple[()]:
+        """A classifier bug."""
+        raise RecursionError("classifier bug")
+
+    monkeypatch.setattr(detections.observation, "classify", failing)
+    engine = _engine(*builtin_rules())
+    # WHEN the statement and a failed login are evaluated
+    events = [make_event(statement="DROP TABLE t", query_id="1"), make_event(1, action=Action.FAILED_CONNECT)]
+    findings = list(engine.detect(events))
+    # THEN the rules reading the statement count an error each (as before the rule index classified),
+    # and the failed login still gives its findings
+    assert engine.counters.rule_errors["drop-table"] == 1
+    assert "failed-login" in {finding.rule_id for finding in findings}
 
 
 def test_internal_users_are_skipped_by_statement_rules_but_not_login_rules() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from detections.state import BUCKET, InMemoryStateStore, StateView, bucket_of, window_buckets
 from detections.state_buckets import KeyState
@@ -189,3 +190,22 @@ def test_a_window_of_part_buckets_starts_where_each_time_says() -> None:
     # THEN each starts at the bucket holding its own time minus 95 s
     assert [start for start, _last, _span in answers] == [at(-90), at(-80), at(-90)]
     assert [span for _start, _last, span in answers] == [10, 9, 10]
+
+
+def test_a_zoned_time_across_dst_never_leaves_its_bounds_for_a_utc_time() -> None:
+    # GIVEN a New York time in the November DST fold (06:30 UTC; `at - window` there is wall-clock
+    # arithmetic, an hour off) and a UTC time in the same bucket, with the same window object
+    window = timedelta(minutes=5)
+    new_york = datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=ZoneInfo("America/New_York"))
+    utc = datetime(2026, 11, 1, 6, 30, 5, tzinfo=UTC)
+    view = StateView(InMemoryStateStore(), horizon=timedelta(hours=2), units=frozenset({"u"}))
+    view.add("k", "an hour before", datetime(2026, 11, 1, 5, 27, tzinfo=UTC), window)
+    # WHEN the zoned time is asked first, then the UTC time
+    window_buckets(new_york, window)
+    view.count("k", new_york, window)
+    bounds = window_buckets(utc, window)
+    count = view.count("k", utc, window)
+    # THEN the UTC time gets its own bounds (5 minutes back), and the earlier occurrence is outside
+    assert bounds[0] == bucket_of(utc - window)
+    assert bounds[2] == 30
+    assert count == 0
