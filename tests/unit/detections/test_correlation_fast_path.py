@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from detections.correlation import _Correlator, correlate
+from detections.correlation import _Correlator, correlate, distinct_log_events
 from detections.observation import Observation, TableOperation
 from parsers.event import Action, AuditEvent, Source
 from tests.factories import make_event
@@ -104,6 +104,53 @@ def test_a_mixed_stream_correlates_as_through_the_general_path() -> None:
         assert _shapes(list(correlate(events, horizon=horizon))) == _shapes(_through_add(events, horizon)), (
             seed
         )
+
+
+def _one_stream(pool: Sequence[AuditEvent]) -> list[AuditEvent]:
+    """The pool's records as log events of one CloudWatch stream (no DAS), each with its own id."""
+    stream = {"log_group": "/aws/rds/cluster/c/audit", "log_stream": "i-1"}
+    return [
+        make_event(0, **{**_fields(record), **stream, "event_id": f"id{n}"})
+        for n, record in enumerate(pool)
+        if record.source is not Source.ACTIVITY_STREAM
+    ]
+
+
+def test_a_payload_of_distinct_log_events_correlates_as_through_the_general_path() -> None:
+    # GIVEN random orders of distinct log events of one stream (the usual CloudWatch payload)
+    pool = _one_stream(_pool())
+    for seed in range(200):
+        chooser = random.Random(seed)
+        events = chooser.sample(pool, chooser.randint(1, len(pool)))
+        horizon = chooser.randint(1, 6)
+        # WHEN correlating: the batch is known to hold no redelivery, so no record's identity is checked
+        assert distinct_log_events(events)
+        # THEN the same observations, in the same order, as record by record
+        assert _shapes(list(correlate(events, horizon=horizon))) == _shapes(_through_add(events, horizon)), (
+            seed
+        )
+
+
+def test_only_distinct_events_of_one_stream_skip_the_redelivery_check() -> None:
+    # GIVEN log events of one stream with distinct ids
+    events = _one_stream(_pool())[:6]
+
+    def changed(index: int, **fields: object) -> list[AuditEvent]:
+        """The events with one of them changed."""
+        copy = list(events)
+        copy[index] = make_event(0, **{**_fields(events[index]), **fields})
+        return copy
+
+    # WHEN asking whether any could be a redelivery
+    # THEN only the plain payload is known to hold none
+    assert distinct_log_events(events)
+    assert distinct_log_events([])
+    assert not distinct_log_events([*events, events[2]])  # delivered twice
+    assert not distinct_log_events(changed(3, event_id=events[1].event_id, raw="other text"))
+    assert not distinct_log_events(changed(3, event_id=""))  # a file line: identified by its location
+    assert not distinct_log_events(changed(3, log_stream="i-2"))
+    assert not distinct_log_events(changed(3, log_group="/aws/rds/cluster/d/audit"))
+    assert not distinct_log_events(changed(3, source=Source.ACTIVITY_STREAM))
 
 
 def test_connection_records_stand_alone_and_a_repeat_within_the_horizon_is_dropped() -> None:
