@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import uuid4
@@ -108,24 +108,35 @@ class DetectionEngine:
         )
 
     def detect(
-        self, events: Iterable[AuditEvent], unit_of: UnitOf | None = None, units: frozenset[str] = frozenset()
-    ) -> Iterator[Finding]:
-        """Correlate a batch and yield every finding, in observation order, then store the rule windows.
+        self,
+        events: Iterable[AuditEvent],
+        unit_of: UnitOf | str | None = None,
+        units: frozenset[str] = frozenset(),
+    ) -> list[Finding]:
+        """Correlate a batch: every finding, in observation order; the rule windows are then stored.
 
         The store is read once per touched key and written once per key at the end. `unit_of` names
-        the re-delivered unit of each event and `units` all units of the batch (a retried batch reads
-        the stored windows without them); without them the batch is one fresh unit.
+        the re-delivered unit of each event (a string: the one unit of every event) and `units` all
+        units of the batch (a retried batch reads the stored windows without them); without them the
+        batch is one fresh unit.
         """
         if unit_of is None:
-            fresh = uuid4().hex
-            units = frozenset({fresh})
-            unit_of = lambda _event: fresh  # noqa: E731 - the one unit of this batch
+            unit_of = uuid4().hex
+            units = frozenset({unit_of})
         view = StateView(self.state, horizon=self.horizon, units=units)
         contexts = {rule.id: RuleContext(state=view, params=rule.params) for rule in self.rules}
-        for observation in correlate(events):
-            view.unit = unit_of(observation.event)
-            yield from self.evaluate(observation, contexts)
+        findings: list[Finding] = []
+        add, evaluate = findings.extend, self.evaluate  # bound once: a batch has thousands of observations
+        if isinstance(unit_of, str):  # one unit (a CloudWatch payload): set once, not per observation
+            view.unit = unit_of
+            for observation in correlate(events):
+                add(evaluate(observation, contexts))
+        else:
+            for observation in correlate(events):
+                view.unit = unit_of(observation.event)
+                add(evaluate(observation, contexts))
         view.commit()
+        return findings
 
     def evaluate(self, observation: Observation, contexts: dict[str, RuleContext]) -> list[Finding]:
         """Run every applicable rule on one observation."""

@@ -75,7 +75,7 @@ def process_log_batch(
     summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
-    findings = list(detect(runtime.engine(), events, summary.run, unit_of=lambda _e: unit, units={unit}))
+    findings = detect(runtime.engine(), events, summary.run, unit_of=unit, units={unit})
     report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline, batch_id=batch_id)
     summary.absorb(report)
     return report

@@ -125,3 +125,28 @@ def test_engines_over_one_rule_tuple_share_its_index_and_another_tuple_gets_its_
     assert first._index is again._index
     assert fresh._index is not first._index
     assert fresh.horizon == first.horizon > timedelta(0)
+
+
+def test_one_unit_for_the_whole_batch_stores_and_retries_as_a_unit_per_event() -> None:
+    # GIVEN failed logins of one payload, evaluated with its unit named once and, in another engine,
+    # named per event
+    logins = [make_event(n, action=Action.FAILED_CONNECT, user="bob", status="1045") for n in range(6)]
+    by_name, by_event = _engine(_rule("brute-force")), _engine(_rule("brute-force"))
+    # WHEN detecting, then detecting the same payload again as a retry of that unit
+    first = [
+        by_name.detect(logins, "payload-1", frozenset({"payload-1"})),
+        by_event.detect(logins, lambda _event: "payload-1", frozenset({"payload-1"})),
+    ]
+    retried = [
+        by_name.detect(logins, "payload-1", frozenset({"payload-1"})),
+        by_event.detect(logins, lambda _event: "payload-1", frozenset({"payload-1"})),
+    ]
+    # THEN the same findings, the same stored tallies under that unit, and a retry counts nothing twice
+    assert [f.title for f in first[0]] == [f.title for f in first[1]] == [f.title for f in retried[0]]
+    assert len(first[0]) == 2  # the fifth and sixth failure reach the threshold of 5
+    assert by_name.state.buckets == by_event.state.buckets  # type: ignore[attr-defined]
+    assert {
+        unit for buckets in by_name.state.buckets.values() for units in buckets.values() for unit in units
+    } == {  # type: ignore[attr-defined]
+        "payload-1"
+    }
