@@ -36,6 +36,19 @@ class Match:
     measured: bool = False  # a threshold rule: its title states the measured count itself
     tally: str = ""  # what repeats are counted as, for digests ("failed logins for bob from 10.0.0.9")
 
+    @staticmethod
+    def of(
+        title: str,
+        dedup_key: str,
+        *,
+        context: tuple[tuple[str, str], ...] = (),
+        objects: tuple[str, ...] = (),
+        measured: bool = False,
+        tally: str = "",
+    ) -> Match:
+        """`Match(...)` by keyword at half the cost: keywords passed to a class build a dict per call."""
+        return Match(title, dedup_key, context, objects, measured, tally)
+
 
 @dataclass(frozen=True, slots=True)
 class RuleContext:

@@ -103,7 +103,8 @@ class StateView:
         state = self._keys.get(key)
         if state is not None and at >= state.ready:
             return state  # what the window ending at `at` needs is loaded (the usual case)
-        since = window_buckets(at, self._horizon)[0]
+        # The horizon's first bucket, not by window_buckets: the rules' last window stays remembered.
+        since = bucket_of(at - self._horizon)
         if state is None or since < state.since:
             fresh = state or KeyState(since, since + self._horizon)
             fresh.since = since if state is None else min(since, state.since)

@@ -24,7 +24,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         return None
     how_many = failed_logins(failures)
     span = duration(event.time - context.state.first(login.failures_key, event.time, window))
-    return Match(
+    return Match.of(
         title=f"Brute force: {how_many} for {login.who}{login.where} in {span}",
         dedup_key=login.dedup_key,
         measured=True,

@@ -16,7 +16,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
     if login is None:
         return None
     reason = f" ({event.status})" if event.status not in ("", "0") else ""
-    return Match(
+    return Match.of(
         title=f"Failed login for {login.who}{login.where}{reason}",
         dedup_key=login.dedup_key,
         tally=login.tally,

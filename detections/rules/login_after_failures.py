@@ -34,7 +34,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         return None
     how_many = failed_logins(failures)
     span = duration(event.time - context.state.first(login.failures_key, event.time, window))
-    return Match(
+    return Match.of(
         title=f"Logged in after {how_many} in {span}: {login.who}{login.where}",
         dedup_key=login.dedup_key,
         measured=True,

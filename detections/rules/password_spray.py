@@ -24,7 +24,7 @@ def evaluate(observation: Observation, context: RuleContext) -> Match | None:
         return None
     how_many = f"at least {users}" if users >= DISTINCT_KEPT else str(users)
     span = duration(event.time - context.state.first(login.sprayed_users_key, event.time, window))
-    return Match(
+    return Match.of(
         title=f"Password spray: {how_many} users failed to log in from {login.host}{login.where} in {span}",
         dedup_key=login.host_dedup_key,
         measured=True,
