@@ -71,7 +71,7 @@ class UserRuleEvaluator:
             if count < context.param_int("threshold"):
                 return None
             extra = (("count_in_window", str(count)),)
-        return Match(
+        return Match.of(
             title=self.title.render(event, count),
             dedup_key="|".join(field_value(event, name) for name in self.dedup_by),
             context=extra,

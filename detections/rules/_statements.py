@@ -34,4 +34,4 @@ def statement_match(observation: Observation, what: str, objects: Sequence[str] 
         lead = subject if subject.split(" ", 1)[0].isupper() else f"{subject[0].lower()}{subject[1:]}"
         subject = f"Attempted {lead} (failed: {event.status or 'error'})"
         dedup_key += "|failed"  # a failed attempt must never fold into an alert that says it succeeded
-    return Match(title=f"{subject}{by}", dedup_key=dedup_key, objects=named)
+    return Match.of(title=f"{subject}{by}", dedup_key=dedup_key, objects=named)
