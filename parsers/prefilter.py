@@ -37,7 +37,7 @@ from typing import TypeVar
 from parsers.event import Action, Source
 from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS
 from parsers.mysql_fields import STATEMENT_TAIL, TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
-from parsers.records import RawRecord, SplitRecord
+from parsers.records import RawRecord, RecordColumns, SplitRecord
 
 _T = TypeVar("_T")
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
@@ -236,6 +236,9 @@ class Prefilter:
 
     def _mysql(self, records: Sequence[RawRecord]) -> list[SplitRecord]:
         """MySQL-family audit records minus those no rule can match, each with its split text."""
+        if isinstance(records, RecordColumns):  # a CloudWatch payload: records made for kept lines only
+            kept, split = self._decide(records.texts)
+            return list(zip(records.picked(kept), compress(split, kept), strict=True))
         kept, split = self._decide([record.text for record in records])
         return list(compress(zip(records, split, strict=True), kept))
 
