@@ -28,8 +28,6 @@ one observation with the pre-filter and stay two without it.
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress
 from typing import TypeVar
@@ -38,6 +36,11 @@ from parsers.event import Action, Source
 from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS
 from parsers.mysql_fields import STATEMENT_TAIL, TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
 from parsers.records import RawRecord, RecordColumns, SplitRecord
+from parsers.statement_keywords import ascii_letters_lowered, holds_any, keyword_text
+
+# keyword_text and holds_any live in parsers.statement_keywords; the rule index and the Activity
+# Stream pre-filter import them from here.
+__all__ = ["MYSQL_FAMILY", "Prefilter", "holds_any", "keyword_text"]
 
 _T = TypeVar("_T")
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
@@ -50,9 +53,6 @@ _KEPT, _UNREAD, _TABLE, _TABLE_KEYWORD, _QUERY = "kept", "unread", "table", "tab
 # detections.observation), unless it failed: a failed one could change the outcome its group reports.
 _SUCCESS = ("", "0")
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
-# The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
-# quote: a pattern starting with a literal character is searched far faster than a class.
-_LITERAL_JOINS = (("'", re.compile(r"'\s*'")), ('"', re.compile(r'"\s*"')))
 TAILS_KEPT = 4096  # distinct connection/TABLE line and statement tails whose shape is remembered
 TAIL_CHARS_KEPT = 256
 # Distinct QUERY statements (the same texts repeat: health checks, ORM queries) whose keyword check is
@@ -60,30 +60,7 @@ TAIL_CHARS_KEPT = 256
 STATEMENTS_KEPT = 4096
 STATEMENT_CHARS_KEPT = 512
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
-# ASCII bytes to lower case (what str.lower does to ASCII text), and every byte but an ASCII letter.
-_LOWER_CASE = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
-_NOT_LETTERS = bytes(byte for byte in range(256) if chr(byte) not in string.ascii_letters)
 MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
-
-
-def keyword_text(statement: str) -> str | None:
-    """The text to look for keywords in: lower case, no backslashes or literal joins; None if not ASCII.
-
-    Removing backslashes matters: the classifier unescapes string literals it runs (EXECUTE
-    IMMEDIATE 'DR\\OP TABLE t' drops a table), and an audit line escapes the backslash once more.
-    Adjacent literals are one string in MySQL ('DR' 'OP TABLE t' is 'DROP TABLE t'), so a quote,
-    whitespace and a quote are removed too. Beyond ASCII, case mapping (e.g. U+017F → "S") could
-    make a keyword: such text is never gated.
-    """
-    if not statement.isascii():
-        return None
-    lowered = statement.lower()
-    if "\\" in lowered:
-        lowered = lowered.replace("\\", "")
-    for quote, join in _LITERAL_JOINS:  # `in` finds a quote far faster than the pattern's own scan
-        if quote in lowered and join.search(lowered) is not None:
-            lowered = join.sub("", lowered)
-    return lowered
 
 
 class _Groups:
@@ -171,14 +148,6 @@ def _plugin_stamp_reads(stamp: str) -> bool:
     return True
 
 
-def holds_any(text: str, words: Sequence[str]) -> bool:
-    """Whether `text` contains one of `words` (a plain loop: no generator per call on the hot path)."""
-    for word in words:  # noqa: SIM110 - any() over a generator costs more than the scans it saves
-        if word in text:
-            return True
-    return False
-
-
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
@@ -263,7 +232,6 @@ class Prefilter:
                     split[index] = parts
                     after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
-            split[index] = parts
             stamp, connection_id, query_id = parts[0], parts[4], parts[5]
             if (
                 len(stamp) == _AURORA_STAMP_LENGTH
@@ -272,6 +240,7 @@ class Prefilter:
             ):
                 kind: str | None = kind_of(parts[6], _KEPT)  # an unknown operation: the parser's to report
                 if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
+                    split[index] = parts
                     after_complete_line = True
                     continue
                 droppable = after_complete_line and (
@@ -281,28 +250,33 @@ class Prefilter:
             else:
                 kind, droppable = self._unusual_line(parts, after_complete_line)
                 if kind is None or kind is _KEPT:  # not a record's first line, or kept
+                    split[index] = parts
                     after_complete_line = kind is _KEPT
                     continue
             after_complete_line = True
             if kind is _UNREAD:  # a connection record no rule reads
                 if droppable and tail_code[parts[8]] is not None:
                     kept[index] = False
-                continue
-            group = (connection_id, query_id)
-            if kind is not _QUERY:  # a TABLE line
+                    continue
+            elif kind is not _QUERY:  # a TABLE line
+                group = (connection_id, query_id)
                 # READ, WRITE … (no rule's keyword names them) that succeeded: at most the group's
                 # place matters (_Groups.plain, inline)
                 if droppable and kind is _TABLE and tail_code[parts[8]] in _SUCCESS:
                     kept[index] = False
-                    if group not in anchored:
-                        first_plain_setdefault(group, index)
+                    if group not in anchored and first_plain_setdefault(group, index) == index:
+                        split[index] = parts  # the group's first line: kept again if the group lives
                     continue
                 groups.live(group)
                 self._remember_table_line(group)
-                continue
-            after_complete_line = self._query_line(groups, group, index, parts[8], droppable)
-            if not kept[index]:
-                split[index] = None  # rarely kept again: a long statement's split is freed at once
+            else:
+                group = (connection_id, query_id)
+                after_complete_line = self._query_line(groups, group, index, parts[8], droppable)
+                if not kept[index]:
+                    continue
+            # Only a split the parser may read is held: a dropped line's list is freed at once, before
+            # the gc tracks it for long. A QUERY line kept again (DROP evidence after it) is split again.
+            split[index] = parts
         self.dropped += kept.count(False)
         return kept, split
 
@@ -387,12 +361,13 @@ class Prefilter:
 
     def _may_match(self, statement: str) -> bool:
         """Whether a statement is not ASCII or holds one of the keywords (see keyword_text)."""
-        if self._letter_keywords and statement.isascii():
-            # keyword_text only removes non-letters, so the letters of a keyword it finds are adjacent
-            # once every non-letter is gone: no keyword in the letters alone, none in keyword_text's
-            # text. One C pass, far cheaper than keyword_text on long statements (multi-row INSERTs).
-            letters = statement.encode("ascii").translate(_LOWER_CASE, _NOT_LETTERS).decode("ascii")
-            if not holds_any(letters, self.keywords):
-                return False
+        # No keyword in the letters alone: none in keyword_text's text either. One C pass, far cheaper
+        # than keyword_text on long statements (multi-row INSERTs).
+        if (
+            self._letter_keywords
+            and statement.isascii()
+            and not holds_any(ascii_letters_lowered(statement), self.keywords)
+        ):
+            return False
         text = keyword_text(statement)
         return text is None or holds_any(text, self.keywords)
