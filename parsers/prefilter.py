@@ -29,6 +29,7 @@ one observation with the pre-filter and stay two without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import compress
 from typing import TypeVar
 
@@ -59,6 +60,10 @@ TAIL_CHARS_KEPT = 256
 # remembered, up to this length each.
 STATEMENTS_KEPT = 4096
 STATEMENT_CHARS_KEPT = 512
+# Distinct letters of statements (ascii_letters_lowered) whose keyword check is remembered: statements
+# that differ only in numbers and marks (multi-row INSERTs, IN lists of ids) have the same letters.
+LETTERS_KEPT = 1024
+LETTER_CHARS_KEPT = 4096
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
 MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
 
@@ -101,22 +106,26 @@ class _Groups:
 class _Remembered(dict[str, _T]):
     """Texts seen → what `read` made of them, on demand: a hit is a plain dict lookup, a miss reads once.
 
-    The same tails (objects, return codes) repeat on nearly every line; at most TAILS_KEPT are kept,
-    each at most TAIL_CHARS_KEPT long.
+    The same tails (objects, return codes) repeat on nearly every line; at most `kept` texts
+    (TAILS_KEPT) are kept, each at most `chars` (TAIL_CHARS_KEPT) long.
     """
 
-    __slots__ = ("_read",)
+    __slots__ = ("_chars", "_kept", "_read")
 
-    def __init__(self, read: Callable[[str], _T]) -> None:
+    def __init__(
+        self, read: Callable[[str], _T], kept: int = TAILS_KEPT, chars: int = TAIL_CHARS_KEPT
+    ) -> None:
         """Remember what `read` returns per text."""
         super().__init__()
         self._read = read
+        self._kept = kept
+        self._chars = chars
 
     def __missing__(self, text: str) -> _T:
         """Read a text not seen yet and remember the answer."""
         value = self._read(text)
-        if len(text) <= TAIL_CHARS_KEPT:  # a long tail is odd: not worth its memory
-            if len(self) >= TAILS_KEPT:
+        if len(text) <= self._chars:  # a longer text is odd: not worth its memory
+            if len(self) >= self._kept:
                 self.clear()
             self[text] = value
         return value
@@ -153,6 +162,7 @@ class Prefilter:
 
     __slots__ = (
         "_letter_keywords",
+        "_letters",
         "_operation_kinds",
         "_stamps",
         "_statement_tails",
@@ -187,6 +197,8 @@ class Prefilter:
         self._tails = _Remembered(_bare_tail_code)  # connection/TABLE fields 9+ seen → return code
         self._statement_tails = _Remembered(_statement_tail_fits)  # after a QUERY line's last quote
         self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
+        # letters seen → whether they hold a keyword (holds_any, not a method: no cycle through self)
+        self._letters = _Remembered(partial(holds_any, words=self.keywords), LETTERS_KEPT, LETTER_CHARS_KEPT)
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
@@ -366,7 +378,7 @@ class Prefilter:
         if (
             self._letter_keywords
             and statement.isascii()
-            and not holds_any(ascii_letters_lowered(statement), self.keywords)
+            and not self._letters[ascii_letters_lowered(statement)]
         ):
             return False
         text = keyword_text(statement)
