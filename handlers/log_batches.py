@@ -55,7 +55,7 @@ def in_batch_order(events: list[AuditEvent]) -> list[AuditEvent]:
 
 def batch_identity(batch: LogBatch) -> str:
     """The payload's identity (log group, stream, event ids), the same on every redelivery; '' if unknown."""
-    event_ids = [record.event_id for record in batch.records]
+    event_ids = batch.records.event_ids
     if not event_ids or not all(event_ids):
         return ""
     text = "\n".join([batch.log_group, batch.log_stream, *event_ids])

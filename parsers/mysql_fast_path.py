@@ -41,7 +41,8 @@ _OPERATIONS: dict[str, tuple[Action, bool, str]] = {
 _NOT_CACHED = ("", False)  # marks a cache miss; compared with `is` (cached values are other tuples)
 _AURORA = Source.AURORA_MYSQL
 _PLUGIN = Source.MYSQL_AUDIT
-_MICROSECOND = timedelta(microseconds=1)
+_MILLISECONDS = tuple(timedelta(milliseconds=n) for n in range(1000))
+_MICROSECONDS = tuple(timedelta(microseconds=n) for n in range(1000))
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: 10 digits of seconds, 6 of microseconds
 _PLUGIN_STAMP_LENGTH = 17  # YYYYMMDD HH:MM:SS
 
@@ -88,8 +89,7 @@ class FastLineReader:
         if len(parts) != 9:  # eight leading fields and the rest
             return None
         stamp, server_host, user, host, connection_id, query_id, operation, database, rest = parts
-        if rest.endswith(("\n", "\r")):
-            rest = rest.rstrip("\r\n")
+        rest = rest.rstrip("\r\n")  # the same string when there is nothing to strip (the usual line)
         known = _OPERATIONS.get(operation)
         if (
             known is None
@@ -103,7 +103,8 @@ class FastLineReader:
             if second != self._second:
                 self._second_time = EPOCH + timedelta(seconds=int(second))
                 self._second = second
-            time = self._second_time + _MICROSECOND * int(stamp[10:])
+            micros = int(stamp[10:])  # < 10**6: two table lookups instead of a timedelta product
+            time = self._second_time + _MILLISECONDS[micros // 1000] + _MICROSECONDS[micros % 1000]
         else:
             plugin_time = self._plugin_time(stamp)
             if plugin_time is None:

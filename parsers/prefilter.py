@@ -28,16 +28,20 @@ one observation with the pre-filter and stay two without it.
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import compress
 from typing import TypeVar
 
 from parsers.event import Action, Source
 from parsers.mysql_audit import BARE_OBJECT_TAIL, OPERATION_ACTIONS
 from parsers.mysql_fields import STATEMENT_TAIL, TIMESTAMP_PREFIX, MalformedAuditLineError, parse_timestamp
-from parsers.records import RawRecord, SplitRecord
+from parsers.records import RawRecord, RecordColumns, SplitRecord
+from parsers.statement_keywords import ascii_letters_lowered, holds_any, keyword_text
+
+# keyword_text and holds_any live in parsers.statement_keywords; the rule index and the Activity
+# Stream pre-filter import them from here.
+__all__ = ["MYSQL_FAMILY", "Prefilter", "holds_any", "keyword_text"]
 
 _T = TypeVar("_T")
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
@@ -50,40 +54,18 @@ _KEPT, _UNREAD, _TABLE, _TABLE_KEYWORD, _QUERY = "kept", "unread", "table", "tab
 # detections.observation), unless it failed: a failed one could change the outcome its group reports.
 _SUCCESS = ("", "0")
 STAMPS_KEPT = 4096  # distinct plugin timestamps (one per second) whose validity is remembered
-# The end of one literal and the start of the next ('DR' 'OP' is 'DROP' in MySQL). One pattern per
-# quote: a pattern starting with a literal character is searched far faster than a class.
-_LITERAL_JOINS = (("'", re.compile(r"'\s*'")), ('"', re.compile(r'"\s*"')))
 TAILS_KEPT = 4096  # distinct connection/TABLE line and statement tails whose shape is remembered
 TAIL_CHARS_KEPT = 256
 # Distinct QUERY statements (the same texts repeat: health checks, ORM queries) whose keyword check is
 # remembered, up to this length each.
 STATEMENTS_KEPT = 4096
 STATEMENT_CHARS_KEPT = 512
+# Distinct letters of statements (ascii_letters_lowered) whose keyword check is remembered: statements
+# that differ only in numbers and marks (multi-row INSERTs, IN lists of ids) have the same letters.
+LETTERS_KEPT = 1024
+LETTER_CHARS_KEPT = 4096
 _AURORA_STAMP_LENGTH = 16  # µs since the epoch: always a valid time
-# ASCII bytes to lower case (what str.lower does to ASCII text), and every byte but an ASCII letter.
-_LOWER_CASE = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
-_NOT_LETTERS = bytes(byte for byte in range(256) if chr(byte) not in string.ascii_letters)
 MYSQL_FAMILY = frozenset({Source.AURORA_MYSQL, Source.MYSQL_AUDIT})  # the dialects filtered here
-
-
-def keyword_text(statement: str) -> str | None:
-    """The text to look for keywords in: lower case, no backslashes or literal joins; None if not ASCII.
-
-    Removing backslashes matters: the classifier unescapes string literals it runs (EXECUTE
-    IMMEDIATE 'DR\\OP TABLE t' drops a table), and an audit line escapes the backslash once more.
-    Adjacent literals are one string in MySQL ('DR' 'OP TABLE t' is 'DROP TABLE t'), so a quote,
-    whitespace and a quote are removed too. Beyond ASCII, case mapping (e.g. U+017F → "S") could
-    make a keyword: such text is never gated.
-    """
-    if not statement.isascii():
-        return None
-    lowered = statement.lower()
-    if "\\" in lowered:
-        lowered = lowered.replace("\\", "")
-    for quote, join in _LITERAL_JOINS:  # `in` finds a quote far faster than the pattern's own scan
-        if quote in lowered and join.search(lowered) is not None:
-            lowered = join.sub("", lowered)
-    return lowered
 
 
 class _Groups:
@@ -124,22 +106,26 @@ class _Groups:
 class _Remembered(dict[str, _T]):
     """Texts seen → what `read` made of them, on demand: a hit is a plain dict lookup, a miss reads once.
 
-    The same tails (objects, return codes) repeat on nearly every line; at most TAILS_KEPT are kept,
-    each at most TAIL_CHARS_KEPT long.
+    The same tails (objects, return codes) repeat on nearly every line; at most `kept` texts
+    (TAILS_KEPT) are kept, each at most `chars` (TAIL_CHARS_KEPT) long.
     """
 
-    __slots__ = ("_read",)
+    __slots__ = ("_chars", "_kept", "_read")
 
-    def __init__(self, read: Callable[[str], _T]) -> None:
+    def __init__(
+        self, read: Callable[[str], _T], kept: int = TAILS_KEPT, chars: int = TAIL_CHARS_KEPT
+    ) -> None:
         """Remember what `read` returns per text."""
         super().__init__()
         self._read = read
+        self._kept = kept
+        self._chars = chars
 
     def __missing__(self, text: str) -> _T:
         """Read a text not seen yet and remember the answer."""
         value = self._read(text)
-        if len(text) <= TAIL_CHARS_KEPT:  # a long tail is odd: not worth its memory
-            if len(self) >= TAILS_KEPT:
+        if len(text) <= self._chars:  # a longer text is odd: not worth its memory
+            if len(self) >= self._kept:
                 self.clear()
             self[text] = value
         return value
@@ -171,19 +157,12 @@ def _plugin_stamp_reads(stamp: str) -> bool:
     return True
 
 
-def holds_any(text: str, words: Sequence[str]) -> bool:
-    """Whether `text` contains one of `words` (a plain loop: no generator per call on the hot path)."""
-    for word in words:  # noqa: SIM110 - any() over a generator costs more than the scans it saves
-        if word in text:
-            return True
-    return False
-
-
 class Prefilter:
     """Drops records that cannot matter to rules with these keywords and actions; counts them."""
 
     __slots__ = (
         "_letter_keywords",
+        "_letters",
         "_operation_kinds",
         "_stamps",
         "_statement_tails",
@@ -218,6 +197,8 @@ class Prefilter:
         self._tails = _Remembered(_bare_tail_code)  # connection/TABLE fields 9+ seen → return code
         self._statement_tails = _Remembered(_statement_tail_fits)  # after a QUERY line's last quote
         self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
+        # letters seen → whether they hold a keyword (holds_any, not a method: no cycle through self)
+        self._letters = _Remembered(partial(holds_any, words=self.keywords), LETTERS_KEPT, LETTER_CHARS_KEPT)
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
@@ -236,6 +217,9 @@ class Prefilter:
 
     def _mysql(self, records: Sequence[RawRecord]) -> list[SplitRecord]:
         """MySQL-family audit records minus those no rule can match, each with its split text."""
+        if isinstance(records, RecordColumns):  # a CloudWatch payload: records made for kept lines only
+            kept, split = self._decide(records.texts)
+            return list(zip(records.picked(kept), compress(split, kept), strict=True))
         kept, split = self._decide([record.text for record in records])
         return list(compress(zip(records, split, strict=True), kept))
 
@@ -260,7 +244,6 @@ class Prefilter:
                     split[index] = parts
                     after_complete_line = False  # a continuation or a bad line: keep it and what follows
                 continue
-            split[index] = parts
             stamp, connection_id, query_id = parts[0], parts[4], parts[5]
             if (
                 len(stamp) == _AURORA_STAMP_LENGTH
@@ -269,6 +252,7 @@ class Prefilter:
             ):
                 kind: str | None = kind_of(parts[6], _KEPT)  # an unknown operation: the parser's to report
                 if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
+                    split[index] = parts
                     after_complete_line = True
                     continue
                 droppable = after_complete_line and (
@@ -278,28 +262,33 @@ class Prefilter:
             else:
                 kind, droppable = self._unusual_line(parts, after_complete_line)
                 if kind is None or kind is _KEPT:  # not a record's first line, or kept
+                    split[index] = parts
                     after_complete_line = kind is _KEPT
                     continue
             after_complete_line = True
             if kind is _UNREAD:  # a connection record no rule reads
                 if droppable and tail_code[parts[8]] is not None:
                     kept[index] = False
-                continue
-            group = (connection_id, query_id)
-            if kind is not _QUERY:  # a TABLE line
+                    continue
+            elif kind is not _QUERY:  # a TABLE line
+                group = (connection_id, query_id)
                 # READ, WRITE … (no rule's keyword names them) that succeeded: at most the group's
                 # place matters (_Groups.plain, inline)
                 if droppable and kind is _TABLE and tail_code[parts[8]] in _SUCCESS:
                     kept[index] = False
-                    if group not in anchored:
-                        first_plain_setdefault(group, index)
+                    if group not in anchored and first_plain_setdefault(group, index) == index:
+                        split[index] = parts  # the group's first line: kept again if the group lives
                     continue
                 groups.live(group)
                 self._remember_table_line(group)
-                continue
-            after_complete_line = self._query_line(groups, group, index, parts[8], droppable)
-            if not kept[index]:
-                split[index] = None  # rarely kept again: a long statement's split is freed at once
+            else:
+                group = (connection_id, query_id)
+                after_complete_line = self._query_line(groups, group, index, parts[8], droppable)
+                if not kept[index]:
+                    continue
+            # Only a split the parser may read is held: a dropped line's list is freed at once, before
+            # the gc tracks it for long. A QUERY line kept again (DROP evidence after it) is split again.
+            split[index] = parts
         self.dropped += kept.count(False)
         return kept, split
 
@@ -384,12 +373,13 @@ class Prefilter:
 
     def _may_match(self, statement: str) -> bool:
         """Whether a statement is not ASCII or holds one of the keywords (see keyword_text)."""
-        if self._letter_keywords and statement.isascii():
-            # keyword_text only removes non-letters, so the letters of a keyword it finds are adjacent
-            # once every non-letter is gone: no keyword in the letters alone, none in keyword_text's
-            # text. One C pass, far cheaper than keyword_text on long statements (multi-row INSERTs).
-            letters = statement.encode("ascii").translate(_LOWER_CASE, _NOT_LETTERS).decode("ascii")
-            if not holds_any(letters, self.keywords):
-                return False
+        # No keyword in the letters alone: none in keyword_text's text either. One C pass, far cheaper
+        # than keyword_text on long statements (multi-row INSERTs).
+        if (
+            self._letter_keywords
+            and statement.isascii()
+            and not self._letters[ascii_letters_lowered(statement)]
+        ):
+            return False
         text = keyword_text(statement)
         return text is None or holds_any(text, self.keywords)

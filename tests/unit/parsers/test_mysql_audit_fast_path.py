@@ -224,6 +224,21 @@ def test_timestamps_across_seconds_and_back_are_each_read_afresh() -> None:
     assert_fast_path_changes_nothing(_records(lines))
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    seconds=st.integers(0, 9_999_999_999), micros=st.lists(st.integers(0, 999_999), min_size=1, max_size=8)
+)
+def test_aurora_microseconds_read_exactly_at_every_split(seconds: int, micros: list[int]) -> None:
+    """GIVEN Aurora stamps of one second with any microseconds (millisecond and microsecond parts at
+    their edges included) WHEN parsed THEN each time equals the careful reader's."""
+    micros += [0, 999, 1000, 999_000, 999_999]
+    lines = [
+        f"{seconds:010d}{micro:06d},h,app,10.0.0.5,77,{n},CONNECT,shop,,0" for n, micro in enumerate(micros)
+    ]
+
+    assert_fast_path_changes_nothing(_records(lines))
+
+
 def test_a_reader_with_many_distinct_tails_still_reads_each_correctly() -> None:
     """GIVEN more distinct retcodes than the tail cache keeps WHEN parsed THEN results still equal."""
     lines = [f"{A}QUERY,shop,'select {n}',{n}" for n in range(600)]

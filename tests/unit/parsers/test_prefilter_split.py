@@ -22,7 +22,7 @@ from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, ParseResult, So
 from parsers.mysql_audit import parse_mysql_audit, parse_mysql_split, statement_closes_on_line
 from parsers.mysql_fields import TIMESTAMP_PREFIX
 from parsers.prefilter import STATEMENT_CHARS_KEPT, Prefilter, _Groups, holds_any, keyword_text
-from parsers.records import Origin, RawRecord
+from parsers.records import Origin, RawRecord, RecordColumns
 from tests.unit.detections.test_prefilter_edges import CASES
 from tests.unit.parsers.test_mysql_audit_fast_path import MYSQL_LOGS, TRICKY_LINES
 
@@ -100,6 +100,16 @@ def _records(lines: Sequence[str], name: str = "t") -> list[RawRecord]:
     return [RawRecord(line, f"{name}#{n}", str(n), 1_700_000_000_000 + n) for n, line in enumerate(lines, 1)]
 
 
+def _as_columns(records: Sequence[RawRecord]) -> RecordColumns:
+    """The records as a CloudWatch payload holds them (locations are `<name>#<event id>`)."""
+    prefix = records[0].location.rpartition("#")[0] + "#" if records else ""
+    columns = RecordColumns(
+        [r.text for r in records], [r.event_id for r in records], [r.timestamp_ms for r in records], prefix
+    )
+    assert columns == tuple(records)
+    return columns
+
+
 def _with_times(results: list[ParseResult]) -> list[tuple[ParseResult, str]]:
     """Each result with its time's repr (equal instants in another zone would compare equal)."""
     return [(result, repr(result.time) if isinstance(result, AuditEvent) else "") for result in results]
@@ -118,6 +128,8 @@ def assert_same_as_reference(records: Sequence[RawRecord], source: Source = Sour
         assert current.dropped == reference.dropped
         split = splitting.split_records(source, records)
         assert [record for record, _ in split] == kept
+        # a CloudWatch payload's columns are decided and split exactly as its records are
+        assert Prefilter(keywords, actions).split_records(source, _as_columns(records)) == split
         assert splitting.dropped == reference.dropped
         assert all(parts is None or parts == record.text.split(",", 8) for record, parts in split)
         parsed = list(parse_mysql_audit(kept, ORIGIN))

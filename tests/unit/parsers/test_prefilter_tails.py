@@ -6,7 +6,16 @@ import pytest
 
 from parsers.event import Action
 from parsers.mysql_audit import statement_closes_on_line
-from parsers.prefilter import TAIL_CHARS_KEPT, TAILS_KEPT, Prefilter, _Groups, _Remembered
+from parsers.prefilter import (
+    LETTER_CHARS_KEPT,
+    LETTERS_KEPT,
+    TAIL_CHARS_KEPT,
+    TAILS_KEPT,
+    Prefilter,
+    _Groups,
+    _Remembered,
+)
+from parsers.statement_keywords import holds_any, keyword_text
 
 EDGE_RESTS = [
     "'SELECT 1',0",
@@ -67,3 +76,43 @@ def test_remembered_tails_stay_bounded_in_number_and_length() -> None:
     assert long_text not in remembered
     assert calls.count(long_text) == 2
     assert calls.count(str(TAILS_KEPT + 9)) == 1
+
+
+def test_a_remembered_reader_keeps_its_own_bounds() -> None:
+    # GIVEN a remembering reader of at most 2 texts of at most 3 characters
+    calls: list[str] = []
+    remembered = _Remembered(lambda text: calls.append(text) or len(text), kept=2, chars=3)
+    # WHEN texts are read, some twice, one longer than it keeps
+    for text in ["a", "a", "bb", "bb", "cccc", "cccc", "ddd"]:
+        assert remembered[text] == len(text)
+    # THEN kept texts are read once, the long one each time, and no more than 2 are held
+    assert calls == ["a", "bb", "cccc", "cccc", "ddd"]
+    assert len(remembered) <= 2
+    assert "cccc" not in remembered
+
+
+def _insert(number: int, name: str = "customer") -> str:
+    """A long multi-row INSERT whose rows differ only in numbers."""
+    rows = ",".join(f"({number * 100 + row},\\'{name} {row}, ltd\\',{row * 3}.50)" for row in range(40))
+    return f"INSERT INTO orders (id, customer, total) VALUES {rows}"
+
+
+def test_statements_differing_only_in_numbers_share_their_letters_and_are_judged_as_in_full() -> None:
+    # GIVEN long INSERTs that differ only in numbers, then ones whose letters differ or hold a keyword
+    statements = [_insert(n) for n in range(5)] + [
+        _insert(9, "s e t"),
+        _insert(10, "dr' 'op"),
+        _insert(11, "x"),
+    ]
+    prefilter = Prefilter(["drop", "set", "grant"], [Action.CONNECT])
+    # WHEN each is judged as a QUERY line no TABLE line announced
+    verdicts = [prefilter._matters(("1", "1"), statement) for statement in statements]
+    # THEN each verdict is the full keyword check's; the numbers-only variants share one letters text
+    expected = [
+        (text := keyword_text(statement)) is None or holds_any(text, prefilter.keywords)
+        for statement in statements
+    ]
+    assert verdicts == expected == [False] * 5 + [False, True, False]  # "s e t" is letters-only: no keyword
+    assert len(prefilter._letters) == 1 + 3  # one letters text per distinct shape
+    assert 0 < len(prefilter._letters) <= LETTERS_KEPT
+    assert all(len(letters) <= LETTER_CHARS_KEPT for letters in prefilter._letters)
