@@ -248,7 +248,7 @@ class Prefilter:
             if (
                 len(stamp) == _AURORA_STAMP_LENGTH
                 and stamp.isdigit()
-                and (stamp + connection_id + query_id).isascii()
+                and (text.isascii() or (stamp + connection_id + query_id).isascii())  # the first: O(1)
             ):
                 kind: str | None = kind_of(parts[6], _KEPT)  # an unknown operation: the parser's to report
                 if kind is _KEPT:  # a login some rule reads, or an unknown operation: no more to decide
