@@ -8,7 +8,6 @@ from operator import lt
 from uuid import uuid4
 
 from detections.engine import batch_order
-from detections.rule_needs import prefilter_for
 from handlers.invocation import InvocationSummary, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
@@ -70,7 +69,7 @@ def process_log_batch(
         summary.control_messages += 1
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
-    prefilter = prefilter_for(rule.needs for rule in runtime.rules)
+    prefilter = runtime.prefilter()
     events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
     summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)

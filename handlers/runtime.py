@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from detections.catalogue import builtin_rules
 from detections.engine import DEFAULT_INTERNAL_USERS, DetectionEngine, EngineSettings
 from detections.rule import Rule
+from detections.rule_needs import prefilter_for
 from detections.state import InMemoryStateStore, StateStore
 from detections.suppression import (
     DeliveryLedger,
@@ -24,6 +25,7 @@ from handlers.settings import Settings, SettingsError
 from infra.log_selection import DEFAULT_LOG_GROUP_PATTERNS, LogGroupSelection
 from notifiers.delivery import Delivery
 from notifiers.notifier import Notifier
+from parsers.prefilter import Prefilter
 
 # Cold start: PyYAML and Powertools parameters (a rules file), slack-sdk (Slack), the SNS renderer
 # (email) and the DynamoDB adapters (a state table) are imported where the setting that needs them is read.
@@ -210,6 +212,16 @@ class Runtime:
     def rules(self) -> tuple[Rule, ...]:
         """The built-in rules, tuned and extended by the user rules."""
         return self.rule_file.apply(builtin_rules()) if self.rule_file else builtin_rules()
+
+    @cached_property
+    def _prefilter(self) -> Prefilter | None:
+        """The pre-filter of the rules, whose remembered answers every batch of the container shares."""
+        return prefilter_for(rule.needs for rule in self.rules)
+
+    def prefilter(self) -> Prefilter | None:
+        """A pre-filter for one batch (its own drop count); None when a rule needs every record."""
+        shared = self._prefilter
+        return None if shared is None else shared.for_batch()
 
     def engine(self) -> DetectionEngine:
         """A fresh engine (its own counters) over the shared rules and state."""

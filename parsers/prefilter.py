@@ -29,6 +29,7 @@ one observation with the pre-filter and stay two without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from functools import partial
 from itertools import compress
 from typing import TypeVar
@@ -199,6 +200,18 @@ class Prefilter:
         self._statements: dict[str, bool] = {}  # short QUERY fields 9+ seen → whether a rule may match
         # letters seen → whether they hold a keyword (holds_any, not a method: no cycle through self)
         self._letters = _Remembered(partial(holds_any, words=self.keywords), LETTERS_KEPT, LETTER_CHARS_KEPT)
+
+    def for_batch(self) -> Prefilter:
+        """A pre-filter for another batch of the same rules: the remembered answers shared, its own count.
+
+        What is remembered per text (tails, statements, letters, stamps) depends only on the text and
+        the rules' keywords, so a warm container keeps it across batches; the TABLE ids a batch saw
+        and its drop count stay with that batch.
+        """
+        batch = copy(self)
+        batch.dropped = 0
+        batch._table_ids = {}
+        return batch
 
     def records(self, source: Source, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records of one batch in `source`'s dialect that may matter (all of them for other dialects)."""
