@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,6 +30,26 @@ def deadline_of(context: LambdaContext | None) -> float | None:
         return None
     remaining = context.get_remaining_time_in_millis() / 1000.0
     return time.monotonic() + max(remaining - DEADLINE_MARGIN_SECONDS, 0.0)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while one payload is parsed and detected; restore it after.
+
+    A payload's records, events, observations and findings hold no reference cycles: they die by
+    reference counting. While thousands of them are built, the collector finds nothing to free and
+    walks the live ones again and again (~37 young collections per 10,000 lines, ~5% of the CPU
+    time). It is paused for one payload at a time and never across delivery (network, libraries), so
+    any cycle made elsewhere is collected as before; a collector the embedding program turned off
+    stays off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass

@@ -8,7 +8,7 @@ from operator import lt
 from uuid import uuid4
 
 from detections.engine import batch_order
-from handlers.invocation import InvocationSummary, logger
+from handlers.invocation import InvocationSummary, collector_paused, logger
 from handlers.pipeline import accept_events, detect
 from handlers.runtime import Runtime
 from notifiers.delivery import DeliveryReport
@@ -69,12 +69,13 @@ def process_log_batch(
         summary.control_messages += 1
         logger.info("CloudWatch Logs control message acknowledged")
         return DeliveryReport()
-    prefilter = runtime.prefilter()
-    events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
-    summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
-    findings = detect(runtime.engine(), events, summary.run, unit_of=unit, units={unit})
+    with collector_paused():
+        prefilter = runtime.prefilter()
+        events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
+        summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
+        findings = detect(runtime.engine(), events, summary.run, unit_of=unit, units={unit})
     report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline, batch_id=batch_id)
     summary.absorb(report)
     return report

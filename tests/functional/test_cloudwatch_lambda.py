@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from handlers import log_batches
 from handlers.cloudwatch_logs import lambda_handler
 from handlers.settings import SettingsError
+from notifiers.delivery import Delivery
 from tests.functional.lambda_env import (  # noqa: F401 - fixtures are used by name
     AwsWorld,
     CapturedLogs,
@@ -351,3 +354,31 @@ def test_state_lands_in_the_documented_table(world: AwsWorld) -> None:
         "sup#failed-login|mariadb-prod|victim|10.0.0.9",
     ]
     assert sorted(item["channel"]["S"] for item in world.table_items("dlv#")) == ["email", "email", "slack"]
+
+
+def test_the_collector_is_paused_for_detection_only_and_runs_after_the_invocation(
+    world: AwsWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN failed logins that reach the brute-force threshold, and probes in detection and delivery
+    WHEN the handler runs
+    THEN the cyclic collector is paused while the payload is detected, runs during delivery (network,
+    libraries) and after the invocation; the alerts go out as usual."""
+    seen: dict[str, bool] = {}
+    detect, deliver = log_batches.detect, Delivery.deliver
+
+    def probed_detect(*args: Any, **kwargs: Any) -> Any:
+        """Detection, noting whether the collector runs."""
+        seen["detect"] = gc.isenabled()
+        return detect(*args, **kwargs)
+
+    def probed_deliver(self: Delivery, *args: Any, **kwargs: Any) -> Any:
+        """Delivery, noting whether the collector runs."""
+        seen["deliver"] = gc.isenabled()
+        return deliver(self, *args, **kwargs)
+
+    monkeypatch.setattr(log_batches, "detect", probed_detect)
+    monkeypatch.setattr(Delivery, "deliver", probed_deliver)
+    invoke(mariadb_event(numbered(login_lines("victim", seconds(5, 6)))))
+    assert seen == {"detect": False, "deliver": True}
+    assert gc.isenabled()
+    assert any(email.subject.startswith("[HIGH] Brute force") for email in world.emails())
