@@ -18,7 +18,7 @@ from detections.observation import Observation
 from detections.rule import Rule
 from detections.rule_needs import statement_keywords
 from parsers.event import Action, Source
-from parsers.prefilter import holds_any, keyword_text
+from parsers.statement_keywords import holds_any, keyword_text
 
 REMEMBERED_TEXTS = 4096
 REMEMBERED_CHARS = 2048

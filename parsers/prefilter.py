@@ -40,10 +40,6 @@ from parsers.mysql_fields import STATEMENT_TAIL, TIMESTAMP_PREFIX, MalformedAudi
 from parsers.records import RawRecord, RecordColumns, SplitRecord
 from parsers.statement_keywords import ascii_letters_lowered, holds_any, keyword_text
 
-# keyword_text and holds_any live in parsers.statement_keywords; the rule index and the Activity
-# Stream pre-filter import them from here.
-__all__ = ["MYSQL_FAMILY", "Prefilter", "holds_any", "keyword_text"]
-
 _T = TypeVar("_T")
 _QUERY_OPERATIONS = frozenset({"QUERY", "QUERY_DDL", "QUERY_DML", "QUERY_DCL"})
 # TABLE lines precede their QUERY line; remember this many recent (connection, query) ids.

@@ -39,7 +39,7 @@ from parsers.activity_stream_fields import (
     text,
 )
 from parsers.event import STATEMENT_ACTIONS, Action, ParseFailure, ParseResult
-from parsers.prefilter import keyword_text
+from parsers.statement_keywords import keyword_text
 
 GroupKey = tuple[str, str, str]  # resource, session, statement ids: as detections.correlation joins them
 _NO_ID = ("", "0")

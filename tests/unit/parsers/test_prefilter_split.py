@@ -21,8 +21,9 @@ from detections.rule_needs import declared_needs
 from parsers.event import STATEMENT_ACTIONS, Action, AuditEvent, ParseResult, Source
 from parsers.mysql_audit import parse_mysql_audit, parse_mysql_split, statement_closes_on_line
 from parsers.mysql_fields import TIMESTAMP_PREFIX
-from parsers.prefilter import STATEMENT_CHARS_KEPT, Prefilter, _Groups, holds_any, keyword_text
+from parsers.prefilter import STATEMENT_CHARS_KEPT, Prefilter, _Groups
 from parsers.records import Origin, RawRecord, RecordColumns
+from parsers.statement_keywords import holds_any, keyword_text
 from tests.unit.detections.test_prefilter_edges import CASES
 from tests.unit.parsers.test_mysql_audit_fast_path import MYSQL_LOGS, TRICKY_LINES
 
