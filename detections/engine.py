@@ -112,13 +112,15 @@ class DetectionEngine:
         events: Iterable[AuditEvent],
         unit_of: UnitOf | str | None = None,
         units: frozenset[str] = frozenset(),
+        before_commit: Callable[[list[Finding]], object] | None = None,
     ) -> list[Finding]:
         """Correlate a batch: every finding, in observation order; the rule windows are then stored.
 
         The store is read once per touched key and written once per key at the end. `unit_of` names
         the re-delivered unit of each event (a string: the one unit of every event) and `units` all
         units of the batch (a retried batch reads the stored windows without them); without them the
-        batch is one fresh unit.
+        batch is one fresh unit. `before_commit` sees the findings before the windows are written, so
+        a caller counts them even when writing fails (the error propagates: the batch is retried).
         """
         if unit_of is None:
             unit_of = uuid4().hex
@@ -135,6 +137,8 @@ class DetectionEngine:
             for observation in correlate(events):
                 view.unit = unit_of(observation.event)
                 add(evaluate(observation, contexts))
+        if before_commit is not None:
+            before_commit(findings)
         view.commit()
         return findings
 

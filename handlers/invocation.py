@@ -39,9 +39,10 @@ def collector_paused() -> Iterator[None]:
     A payload's records, events, observations and findings hold no reference cycles: they die by
     reference counting. While thousands of them are built, the collector finds nothing to free and
     walks the live ones again and again (~37 young collections per 10,000 lines, ~5% of the CPU
-    time). It is paused for one payload at a time and never across delivery (network, libraries), so
-    any cycle made elsewhere is collected as before; a collector the embedding program turned off
-    stays off.
+    time). It is paused for one payload at a time: its parse and detection, whose only network calls
+    are the state table's reads and writes (once per key, when a table is configured); never while
+    rules or clients are loaded or alerts delivered. Cycles made elsewhere are collected as before; a
+    collector the embedding program turned off stays off.
     """
     was_enabled = gc.isenabled()
     gc.disable()

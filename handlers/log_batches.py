@@ -71,11 +71,11 @@ def process_log_batch(
         return DeliveryReport()
     batch_id = batch_identity(batch)
     unit = batch_id or uuid4().hex  # the payload is the unit a retry re-delivers (no ids: no idempotency)
+    prefilter, engine = runtime.prefilter(), runtime.engine()  # a cold container loads rules, clients
     with collector_paused():
-        prefilter = runtime.prefilter()
         events = in_batch_order(list(accept_events(parse_log_batch(batch, prefilter), summary.run)))
         summary.run.prefiltered += prefilter.dropped if prefilter is not None else 0
-        findings = detect(runtime.engine(), events, summary.run, unit_of=unit, units={unit})
+        findings = detect(engine, events, summary.run, unit_of=unit, units={unit})
     report = runtime.delivery.deliver(findings, runtime.now(), deadline=deadline, batch_id=batch_id)
     summary.absorb(report)
     return report

@@ -77,7 +77,11 @@ def detect(
     `unit_of` names the re-delivered unit of each event (its payload or record; a string: the one unit
     of the whole batch), `units` all of them.
     """
-    findings = engine.detect(events, unit_of, frozenset(units))
-    report.findings.update(map(_rule_id_of, findings))  # one C pass, not a Python step per finding
+
+    def count(findings: list[Finding]) -> None:
+        """Count the findings per rule (one C pass), before a failing state store could lose them."""
+        report.findings.update(map(_rule_id_of, findings))
+
+    findings = engine.detect(events, unit_of, frozenset(units), before_commit=count)
     report.rule_errors = Counter(engine.counters.rule_errors)
     return findings

@@ -265,6 +265,10 @@ def test_dynamodb_throttling_rule_state_fails_before_sending_and_the_retry_sends
 
     assert_everything_delivered_once(world)
     assert any(email.subject.endswith("(1045) ×22") for email in world.emails())
+    # the failed attempt counted every finding it made before the windows could not be written
+    [_, retried] = logs.summaries()
+    assert summary["findings"] == retried["findings"]
+    assert summary["findings"]["failed-login"] >= 22
 
 
 def test_a_delivered_alert_whose_record_cannot_be_written_is_not_failed(

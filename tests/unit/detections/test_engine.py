@@ -11,7 +11,7 @@ from detections.engine import DetectionEngine, EngineSettings
 from detections.observation import Observation
 from detections.rule import Match, Rule, RuleContext, RuleKind
 from detections.severity import Severity
-from detections.state import InMemoryStateStore
+from detections.state import InMemoryStateStore, StateStoreError
 from parsers.event import Action
 from tests.factories import make_event
 
@@ -150,3 +150,21 @@ def test_one_unit_for_the_whole_batch_stores_and_retries_as_a_unit_per_event() -
     } == {  # type: ignore[attr-defined]
         "payload-1"
     }
+
+
+def test_the_findings_are_seen_before_the_windows_are_written_even_when_writing_fails() -> None:
+    # GIVEN a state store that cannot write, and failed logins reaching the brute-force threshold
+    class UnwritableStore(InMemoryStateStore):
+        """Reads like the in-memory store; every write fails."""
+
+        def save(self, key: str, contributions: object, keep: timedelta) -> None:
+            raise StateStoreError("throttled", retryable=True)
+
+    engine = DetectionEngine([_rule("brute-force")], UnwritableStore())
+    logins = [make_event(n, action=Action.FAILED_CONNECT, user="bob", status="1045") for n in range(5)]
+    seen: list[str] = []
+    # WHEN detecting
+    with pytest.raises(StateStoreError):
+        engine.detect(logins, before_commit=lambda found: seen.extend(f.rule_id for f in found))
+    # THEN the caller saw the finding before the failed write (its counts are not lost)
+    assert seen == ["brute-force"]
