@@ -67,7 +67,12 @@ class RecordColumns(Sequence[RawRecord]):
             return tuple(self) == tuple(other)
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # equal to tuples, but mutable columns
+    def __hash__(self) -> int:
+        """The hash of the tuple of the same records (equal to it), so a LogBatch stays hashable.
+
+        The columns are lists but never changed after decoding: a batch is a value, as before.
+        """
+        return hash(tuple(self))
 
     def __repr__(self) -> str:
         """The records, as a tuple of them shows."""

@@ -117,3 +117,20 @@ def test_exact_types_only_take_the_column_path() -> None:
     float_stamp = log_batch_from_json({**document, "logEvents": [good[0], {**good[1], "timestamp": 6.0}]})
     assert float_stamp.records[1].timestamp_ms == 6
     assert type(float_stamp.records[1].timestamp_ms) is int
+
+
+def test_columns_hash_as_the_tuple_they_equal_so_a_batch_stays_hashable() -> None:
+    # GIVEN records held as columns, and two batches decoded from one subscription document
+    columns = _columns()
+    document = {
+        "messageType": "DATA_MESSAGE",
+        "logGroup": "/aws/rds/cluster/c1/audit",
+        "logStream": "i-1",
+        "logEvents": [{"id": "1", "timestamp": 5, "message": "x"}],
+    }
+    first, second = log_batch_from_json(document), log_batch_from_json(document)
+    # WHEN hashed
+    # THEN the columns hash as the equal tuple, and a batch (a frozen value) is hashable as before
+    assert hash(columns) == hash(RECORDS)
+    assert {columns: 1}[RECORDS] == 1
+    assert hash(first) == hash(second)
